@@ -1,0 +1,495 @@
+
+/*
+ * Copyright (C) the nginx-kafka-gateway developers
+ * Distributed under the BSD 2-Clause License (see LICENSE).
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_event.h>
+#include <ngx_http.h>
+
+#include "ngx_http_kafka_module.h"
+
+
+/* events served per wake-up before the bridge yields to other work */
+#define NGX_HTTP_KAFKA_SERVE_BATCH  64
+
+
+/*
+ * The worker's producer.  It lives from init_process to exit_process;
+ * every librdkafka callback is replaced by an event on the main queue
+ * (delivery reports, errors, and logs via log.queue), and the main queue
+ * is served only by the bridge, in the worker's own thread.
+ */
+
+typedef struct {
+    rd_kafka_t                       *rk;
+    rd_kafka_queue_t                 *queue;
+    ngx_http_kafka_bridge_t           bridge;
+    ngx_log_t                        *log;
+    ngx_http_kafka_health_t           health;
+    ngx_http_kafka_producer_stats_t   stats;
+    unsigned                          exiting:1;
+} ngx_http_kafka_producer_t;
+
+
+static ngx_int_t ngx_http_kafka_producer_serve(void *data);
+static void ngx_http_kafka_producer_event(ngx_http_kafka_producer_t *kp,
+    rd_kafka_event_t *ev);
+static void ngx_http_kafka_bridge_handler(ngx_event_t *rev);
+
+
+static ngx_http_kafka_producer_t  *ngx_http_kafka_the_producer;
+
+
+ngx_int_t
+ngx_http_kafka_producer_init(ngx_cycle_t *cycle,
+    ngx_http_kafka_main_conf_t *kmcf)
+{
+    char                        errstr[512];
+    rd_kafka_conf_t            *conf;
+    ngx_http_kafka_producer_t  *kp;
+
+    kp = ngx_pcalloc(cycle->pool, sizeof(ngx_http_kafka_producer_t));
+    if (kp == NULL) {
+        return NGX_ERROR;
+    }
+
+    kp->log = cycle->log;
+
+    conf = rd_kafka_conf_dup(kmcf->producer_conf);
+    if (conf == NULL) {
+        ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
+                      "rd_kafka_conf_dup() failed");
+        return NGX_ERROR;
+    }
+
+    rd_kafka_conf_set_events(conf, RD_KAFKA_EVENT_DR | RD_KAFKA_EVENT_ERROR
+                                   | RD_KAFKA_EVENT_LOG);
+
+    kp->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
+    if (kp->rk == NULL) {
+        rd_kafka_conf_destroy(conf);
+        ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
+                      "kafka producer could not be created: %s", errstr);
+        return NGX_ERROR;
+    }
+
+    /* logs were held back by log.queue=true until a queue is set */
+
+    if (rd_kafka_set_log_queue(kp->rk, NULL) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
+                      "rd_kafka_set_log_queue() failed");
+        rd_kafka_destroy(kp->rk);
+        return NGX_ERROR;
+    }
+
+    kp->queue = rd_kafka_queue_get_main(kp->rk);
+
+    if (ngx_http_kafka_bridge_open(&kp->bridge, kp->queue,
+                                   ngx_http_kafka_producer_serve, kp,
+                                   cycle->log)
+        != NGX_OK)
+    {
+        rd_kafka_queue_destroy(kp->queue);
+        rd_kafka_destroy(kp->rk);
+        return NGX_ERROR;
+    }
+
+    ngx_http_kafka_the_producer = kp;
+
+    ngx_log_error(NGX_LOG_INFO, cycle->log, 0,
+                  "kafka producer %s started (librdkafka %s)",
+                  rd_kafka_name(kp->rk), rd_kafka_version_str());
+
+    return NGX_OK;
+}
+
+
+/*
+ * Worker exit: wait for outstanding deliveries, bounded by
+ * kafka_shutdown_timeout, then purge what is left so the handle can be
+ * destroyed without waiting on a broker that may be down.  Delivery
+ * reports served here belong to requests that are already gone, except on
+ * a fast shutdown, where requests are abandoned without cleanup; then the
+ * report handlers are not called at all.
+ */
+
+void
+ngx_http_kafka_producer_exit(ngx_cycle_t *cycle,
+    ngx_http_kafka_main_conf_t *kmcf)
+{
+    int                         left;
+    ngx_msec_t                  deadline;
+    rd_kafka_event_t           *ev;
+    ngx_http_kafka_producer_t  *kp;
+
+    kp = ngx_http_kafka_the_producer;
+    if (kp == NULL) {
+        return;
+    }
+
+    ngx_http_kafka_the_producer = NULL;
+    kp->exiting = ngx_terminate;
+
+    ngx_time_update();
+    deadline = ngx_current_msec + kmcf->shutdown_timeout;
+
+    while (rd_kafka_outq_len(kp->rk) > 0
+           && (ngx_msec_int_t) (deadline - ngx_current_msec) > 0)
+    {
+        ev = rd_kafka_queue_poll(kp->queue, 100);
+        if (ev) {
+            ngx_http_kafka_producer_event(kp, ev);
+        }
+
+        ngx_time_update();
+    }
+
+    left = rd_kafka_outq_len(kp->rk);
+
+    if (left > 0) {
+        ngx_log_error(NGX_LOG_WARN, cycle->log, 0,
+                      "kafka producer: %d message(s) not acknowledged "
+                      "within kafka_shutdown_timeout, purging", left);
+
+        rd_kafka_purge(kp->rk, RD_KAFKA_PURGE_F_QUEUE
+                               | RD_KAFKA_PURGE_F_INFLIGHT);
+
+        /* purged messages are reported asynchronously; a short grace */
+
+        deadline = ngx_current_msec + 1000;
+
+        while (rd_kafka_outq_len(kp->rk) > 0
+               && (ngx_msec_int_t) (deadline - ngx_current_msec) > 0)
+        {
+            ev = rd_kafka_queue_poll(kp->queue, 50);
+            if (ev) {
+                ngx_http_kafka_producer_event(kp, ev);
+            }
+
+            ngx_time_update();
+        }
+    }
+
+    ngx_http_kafka_bridge_close(&kp->bridge);
+
+    rd_kafka_queue_destroy(kp->queue);
+    rd_kafka_destroy(kp->rk);
+
+    ngx_log_error(NGX_LOG_INFO, cycle->log, 0,
+                  "kafka producer stopped: %uA produced, %uA delivered, "
+                  "%uA failed", kp->stats.produced, kp->stats.delivered,
+                  kp->stats.failed);
+}
+
+
+rd_kafka_t *
+ngx_http_kafka_producer(void)
+{
+    return ngx_http_kafka_the_producer ? ngx_http_kafka_the_producer->rk
+                                       : NULL;
+}
+
+
+ngx_http_kafka_producer_stats_t *
+ngx_http_kafka_producer_stats(void)
+{
+    return ngx_http_kafka_the_producer ? &ngx_http_kafka_the_producer->stats
+                                       : NULL;
+}
+
+
+static ngx_int_t
+ngx_http_kafka_producer_serve(void *data)
+{
+    ngx_http_kafka_producer_t  *kp = data;
+
+    ngx_uint_t         n;
+    rd_kafka_event_t  *ev;
+
+    for (n = 0; n < NGX_HTTP_KAFKA_SERVE_BATCH; n++) {
+        ev = rd_kafka_queue_poll(kp->queue, 0);
+        if (ev == NULL) {
+            return NGX_OK;
+        }
+
+        ngx_http_kafka_producer_event(kp, ev);
+    }
+
+    return NGX_AGAIN;
+}
+
+
+static void
+ngx_http_kafka_producer_event(ngx_http_kafka_producer_t *kp,
+    rd_kafka_event_t *ev)
+{
+    ngx_http_kafka_dr_t        *dr;
+    const rd_kafka_message_t   *msg;
+
+    if (rd_kafka_event_type(ev) != RD_KAFKA_EVENT_DR) {
+        ngx_http_kafka_log_event(kp->log, ev, &kp->health, "producer");
+        rd_kafka_event_destroy(ev);
+        return;
+    }
+
+    while ((msg = rd_kafka_event_message_next(ev)) != NULL) {
+
+        ngx_log_debug4(NGX_LOG_DEBUG_HTTP, kp->log, 0,
+                       "kafka delivery report: partition %D offset %O "
+                       "err %d opaque %p",
+                       msg->partition, (off_t) msg->offset,
+                       (int) msg->err, msg->_private);
+
+        if (msg->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+            kp->stats.delivered++;
+            ngx_http_kafka_health_ok(kp->log, &kp->health, "producer");
+
+        } else {
+            kp->stats.failed++;
+
+            if (msg->_private == NULL) {
+                ngx_http_kafka_health_error(kp->log, &kp->health, "producer",
+                                            msg->err,
+                                            "unacknowledged message lost");
+            }
+        }
+
+        dr = msg->_private;
+
+        if (dr && !kp->exiting) {
+            dr->handler(dr, msg);
+        }
+    }
+
+    rd_kafka_event_destroy(ev);
+}
+
+
+void
+ngx_http_kafka_log_event(ngx_log_t *log, rd_kafka_event_t *ev,
+    ngx_http_kafka_health_t *health, const char *client)
+{
+    int                   level;
+    ngx_uint_t            ngx_level;
+    const char           *fac, *str;
+    rd_kafka_resp_err_t   err;
+
+    switch (rd_kafka_event_type(ev)) {
+
+    case RD_KAFKA_EVENT_LOG:
+        if (rd_kafka_event_log(ev, &fac, &str, &level) != 0) {
+            return;
+        }
+
+        /*
+         * librdkafka's syslog levels, one step down: its "errors" are
+         * mostly retried connection problems that error events report
+         * once per state change.
+         */
+
+        if (level <= 3) {
+            ngx_level = NGX_LOG_WARN;
+
+        } else if (level == 4) {
+            ngx_level = NGX_LOG_NOTICE;
+
+        } else if (level <= 6) {
+            ngx_level = NGX_LOG_INFO;
+
+        } else {
+            ngx_level = NGX_LOG_DEBUG;
+        }
+
+        ngx_log_error(ngx_level, log, 0, "kafka %s: [%s] %s",
+                      client, fac, str);
+        return;
+
+    case RD_KAFKA_EVENT_ERROR:
+        err = rd_kafka_event_error(ev);
+
+        if (rd_kafka_event_error_is_fatal(ev)) {
+            ngx_log_error(NGX_LOG_CRIT, log, 0, "kafka %s: fatal error: %s",
+                          client, rd_kafka_event_error_string(ev));
+            return;
+        }
+
+        ngx_http_kafka_health_error(log, health, client, err,
+                                    rd_kafka_event_error_string(ev));
+        return;
+
+    default:
+        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, log, 0,
+                       "kafka %s: ignored event %s",
+                       client, rd_kafka_event_name(ev));
+        return;
+    }
+}
+
+
+void
+ngx_http_kafka_health_error(ngx_log_t *log, ngx_http_kafka_health_t *health,
+    const char *client, rd_kafka_resp_err_t err, const char *reason)
+{
+    ngx_uint_t  i;
+
+    for (i = 0; i < health->nseen; i++) {
+        if (health->seen[i] == err) {
+            ngx_log_debug3(NGX_LOG_DEBUG_HTTP, log, 0,
+                           "kafka %s: %s (%s), already reported",
+                           client, reason, rd_kafka_err2name(err));
+            return;
+        }
+    }
+
+    if (health->nseen < NGX_HTTP_KAFKA_HEALTH_SEEN) {
+        health->seen[health->nseen++] = err;
+    }
+
+    ngx_log_error(NGX_LOG_ERR, log, 0, "kafka %s: %s (%s)",
+                  client, reason, rd_kafka_err2name(err));
+}
+
+
+void
+ngx_http_kafka_health_ok(ngx_log_t *log, ngx_http_kafka_health_t *health,
+    const char *client)
+{
+    if (health->nseen == 0) {
+        return;
+    }
+
+    health->nseen = 0;
+
+    ngx_log_error(NGX_LOG_NOTICE, log, 0, "kafka %s: working again", client);
+}
+
+
+ngx_int_t
+ngx_http_kafka_bridge_open(ngx_http_kafka_bridge_t *bridge,
+    rd_kafka_queue_t *queue, ngx_http_kafka_bridge_serve_pt serve,
+    void *data, ngx_log_t *log)
+{
+    int                fds[2];
+    ngx_event_t       *rev;
+    ngx_connection_t  *c;
+
+    if (pipe(fds) == -1) {
+        ngx_log_error(NGX_LOG_EMERG, log, ngx_errno, "pipe() failed");
+        return NGX_ERROR;
+    }
+
+    if (ngx_nonblocking(fds[0]) == -1 || ngx_nonblocking(fds[1]) == -1
+        || fcntl(fds[0], F_SETFD, FD_CLOEXEC) == -1
+        || fcntl(fds[1], F_SETFD, FD_CLOEXEC) == -1)
+    {
+        ngx_log_error(NGX_LOG_EMERG, log, ngx_errno,
+                      "could not set up the kafka event pipe");
+        goto failed;
+    }
+
+    c = ngx_get_connection(fds[0], log);
+    if (c == NULL) {
+        goto failed;
+    }
+
+    c->data = bridge;
+
+    rev = c->read;
+    rev->handler = ngx_http_kafka_bridge_handler;
+    rev->log = log;
+
+    if (ngx_handle_read_event(rev, 0) != NGX_OK) {
+        ngx_free_connection(c);
+        goto failed;
+    }
+
+    bridge->connection = c;
+    bridge->write_fd = fds[1];
+    bridge->queue = queue;
+    bridge->serve = serve;
+    bridge->data = data;
+
+    rd_kafka_queue_io_event_enable(queue, fds[1], "k", 1);
+
+    /* events queued before the pipe was attached */
+
+    ngx_post_event(rev, &ngx_posted_events);
+
+    return NGX_OK;
+
+failed:
+
+    (void) close(fds[0]);
+    (void) close(fds[1]);
+
+    return NGX_ERROR;
+}
+
+
+void
+ngx_http_kafka_bridge_close(ngx_http_kafka_bridge_t *bridge)
+{
+    if (bridge->connection == NULL) {
+        return;
+    }
+
+    rd_kafka_queue_io_event_enable(bridge->queue, -1, NULL, 0);
+
+    ngx_close_connection(bridge->connection);
+    bridge->connection = NULL;
+
+    if (close(bridge->write_fd) == -1) {
+        ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, ngx_errno,
+                      "close() kafka event pipe failed");
+    }
+}
+
+
+static void
+ngx_http_kafka_bridge_handler(ngx_event_t *rev)
+{
+    u_char                    buf[64];
+    ssize_t                   n;
+    ngx_err_t                 err;
+    ngx_connection_t         *c;
+    ngx_http_kafka_bridge_t  *bridge;
+
+    c = rev->data;
+    bridge = c->data;
+
+    /* drain the wake-ups first: anything queued later writes a new one */
+
+    for ( ;; ) {
+        n = read(c->fd, buf, sizeof(buf));
+
+        if (n > 0) {
+            continue;
+        }
+
+        if (n == 0) {
+            break;
+        }
+
+        err = ngx_errno;
+
+        if (err == NGX_EAGAIN) {
+            break;
+        }
+
+        if (err == NGX_EINTR) {
+            continue;
+        }
+
+        ngx_log_error(NGX_LOG_ALERT, rev->log, err,
+                      "read() from kafka event pipe failed");
+        break;
+    }
+
+    if (bridge->serve(bridge->data) == NGX_AGAIN) {
+        ngx_post_event(rev, &ngx_posted_events);
+    }
+}

@@ -1,0 +1,581 @@
+
+/*
+ * Copyright (C) the nginx-kafka-gateway developers
+ * Distributed under the BSD 2-Clause License (see LICENSE).
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_kafka_module.h"
+
+
+static void *ngx_http_kafka_create_main_conf(ngx_conf_t *cf);
+static char *ngx_http_kafka_init_main_conf(ngx_conf_t *cf, void *conf);
+static ngx_int_t ngx_http_kafka_postconfiguration(ngx_conf_t *cf);
+static char *ngx_http_kafka_brokers(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_kafka_property(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static ngx_int_t ngx_http_kafka_conf_set(rd_kafka_conf_t *conf,
+    const char *name, const char *value, ngx_log_t *log);
+static void ngx_http_kafka_conf_cleanup(void *data);
+static ngx_int_t ngx_http_kafka_init_process(ngx_cycle_t *cycle);
+static void ngx_http_kafka_exit_process(ngx_cycle_t *cycle);
+
+
+static ngx_command_t  ngx_http_kafka_commands[] = {
+
+    { ngx_string("kafka_brokers"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_kafka_brokers,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("kafka_property"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE2,
+      ngx_http_kafka_property,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      (void *) NGX_HTTP_KAFKA_ROLE_ANY },
+
+    { ngx_string("kafka_producer_property"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE2,
+      ngx_http_kafka_property,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      (void *) NGX_HTTP_KAFKA_ROLE_PRODUCER },
+
+    { ngx_string("kafka_consumer_property"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE2,
+      ngx_http_kafka_property,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      (void *) NGX_HTTP_KAFKA_ROLE_CONSUMER },
+
+    { ngx_string("kafka_shutdown_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_kafka_main_conf_t, shutdown_timeout),
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_http_kafka_module_ctx = {
+    NULL,                                  /* preconfiguration */
+    ngx_http_kafka_postconfiguration,      /* postconfiguration */
+
+    ngx_http_kafka_create_main_conf,       /* create main configuration */
+    ngx_http_kafka_init_main_conf,         /* init main configuration */
+
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    NULL,                                  /* create location configuration */
+    NULL                                   /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_http_kafka_gateway_module = {
+    NGX_MODULE_V1,
+    &ngx_http_kafka_module_ctx,            /* module context */
+    ngx_http_kafka_commands,               /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    ngx_http_kafka_init_process,           /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    ngx_http_kafka_exit_process,           /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+static void *
+ngx_http_kafka_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_http_kafka_main_conf_t  *kmcf;
+
+    kmcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_kafka_main_conf_t));
+    if (kmcf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     kmcf->brokers = { 0, NULL };
+     *     kmcf->properties = NULL;
+     *     kmcf->produce_timeout_max = 0;
+     *     kmcf->producer_conf = NULL;
+     *     kmcf->producer_used = 0;
+     *     kmcf->consumer_used = 0;
+     */
+
+    kmcf->shutdown_timeout = NGX_CONF_UNSET_MSEC;
+
+    return kmcf;
+}
+
+
+static char *
+ngx_http_kafka_init_main_conf(ngx_conf_t *cf, void *conf)
+{
+    ngx_http_kafka_main_conf_t  *kmcf = conf;
+
+    ngx_conf_init_msec_value(kmcf->shutdown_timeout, 5000);
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * Runs after every location is merged, so it knows whether any location
+ * produces and the largest produce timeout.  The producer configuration
+ * is built here, in the master, and only duplicated by the workers:
+ * rd_kafka_conf_t is plain memory and survives fork(), a handle does not.
+ */
+
+static ngx_int_t
+ngx_http_kafka_postconfiguration(ngx_conf_t *cf)
+{
+    rd_kafka_t                  *rk;
+    rd_kafka_conf_t             *conf;
+    ngx_pool_cleanup_t          *cln;
+    ngx_http_kafka_main_conf_t  *kmcf;
+    char                         errstr[512];
+
+    kmcf = ngx_http_conf_get_module_main_conf(cf,
+                                              ngx_http_kafka_gateway_module);
+
+    if (!kmcf->producer_used && !kmcf->consumer_used) {
+        return NGX_OK;
+    }
+
+    if (kmcf->brokers.len == 0) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"kafka_brokers\" must be set in the http block "
+                      "when \"kafka_produce\" or \"kafka_consume_sse\" "
+                      "is used");
+        return NGX_ERROR;
+    }
+
+    if (!kmcf->producer_used) {
+        return NGX_OK;
+    }
+
+    conf = ngx_http_kafka_conf_create(kmcf, NGX_HTTP_KAFKA_ROLE_PRODUCER,
+                                      cf->log);
+    if (conf == NULL) {
+        return NGX_ERROR;
+    }
+
+    cln = ngx_pool_cleanup_add(cf->pool, 0);
+    if (cln == NULL) {
+        rd_kafka_conf_destroy(conf);
+        return NGX_ERROR;
+    }
+
+    cln->handler = ngx_http_kafka_conf_cleanup;
+    cln->data = conf;
+
+    kmcf->producer_conf = conf;
+
+    /*
+     * Some settings are only checked together, when a handle is created
+     * (e.g. "acks" against "enable.idempotence").  "nginx -t" exits right
+     * after parsing, so creating a throwaway handle there is harmless and
+     * reports such errors before a reload; a master that goes on to fork
+     * never creates one.
+     */
+
+    if (ngx_test_config) {
+        conf = rd_kafka_conf_dup(kmcf->producer_conf);
+        if (conf == NULL) {
+            return NGX_ERROR;
+        }
+
+        rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
+        if (rk == NULL) {
+            rd_kafka_conf_destroy(conf);
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "invalid kafka producer configuration: %s", errstr);
+            return NGX_ERROR;
+        }
+
+        rd_kafka_destroy(rk);
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_kafka_conf_cleanup(void *data)
+{
+    rd_kafka_conf_t  *conf = data;
+
+    rd_kafka_conf_destroy(conf);
+}
+
+
+/*
+ * "kafka_brokers host:port[,host:port...]": checked here so that a typo
+ * fails "nginx -t" instead of leaving a worker that never connects.
+ */
+
+static char *
+ngx_http_kafka_brokers(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_kafka_main_conf_t  *kmcf = conf;
+
+    u_char     *p, *last, *start, *colon;
+    ngx_int_t   port;
+    ngx_str_t  *value;
+
+    if (kmcf->brokers.data) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    p = value[1].data;
+    last = p + value[1].len;
+
+    if (value[1].len == 0) {
+        return "requires a broker list";
+    }
+
+    while (p <= last) {
+        start = p;
+
+        while (p < last && *p != ',') {
+            p++;
+        }
+
+        if (p == start) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "empty broker in \"%V\"", &value[1]);
+            return NGX_CONF_ERROR;
+        }
+
+        /* an optional "PROTOCOL://" prefix is passed through */
+
+        for (colon = start; colon + 3 <= p; colon++) {
+            if (ngx_strncmp(colon, "://", 3) == 0) {
+                start = colon + 3;
+                break;
+            }
+        }
+
+        colon = NULL;
+
+        if (*start == '[') {
+            colon = ngx_strlchr(start, p, ']');
+            if (colon == NULL || colon == start + 1) {
+                goto invalid;
+            }
+
+            colon++;
+
+            if (colon != p && *colon != ':') {
+                goto invalid;
+            }
+
+        } else {
+            colon = ngx_strlchr(start, p, ':');
+
+            if (colon == start) {
+                goto invalid;
+            }
+
+            if (colon == NULL) {
+                colon = p;
+            }
+
+            for (/* void */; start < colon; start++) {
+                if (!(*start == '.' || *start == '-' || *start == '_'
+                      || (*start >= '0' && *start <= '9')
+                      || (*start >= 'a' && *start <= 'z')
+                      || (*start >= 'A' && *start <= 'Z')))
+                {
+                    goto invalid;
+                }
+            }
+        }
+
+        if (colon != p) {
+            port = ngx_atoi(colon + 1, p - colon - 1);
+            if (port < 1 || port > 65535) {
+                goto invalid;
+            }
+        }
+
+        p++;
+    }
+
+    kmcf->brokers = value[1];
+
+    return NGX_CONF_OK;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid broker list \"%V\", expected "
+                       "\"host:port[,host:port...]\"", &value[1]);
+    return NGX_CONF_ERROR;
+}
+
+
+/*
+ * kafka_property, kafka_producer_property, kafka_consumer_property:
+ * each is tried against a scratch configuration right away, so librdkafka's
+ * own message about an unknown property or a bad value is reported with
+ * the directive's file and line.
+ */
+
+static char *
+ngx_http_kafka_property(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_kafka_main_conf_t  *kmcf = conf;
+
+    char                        errstr[512];
+    ngx_str_t                  *value;
+    rd_kafka_conf_t            *scratch;
+    rd_kafka_conf_res_t         res;
+    ngx_http_kafka_property_t  *prop;
+
+    value = cf->args->elts;
+
+    if (kmcf->properties == NULL) {
+        kmcf->properties = ngx_array_create(cf->pool, 8,
+                                            sizeof(ngx_http_kafka_property_t));
+        if (kmcf->properties == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    if (ngx_strcmp(value[1].data, "bootstrap.servers") == 0
+        || ngx_strcmp(value[1].data, "metadata.broker.list") == 0)
+    {
+        return "cannot set the broker list, use \"kafka_brokers\"";
+    }
+
+    scratch = rd_kafka_conf_new();
+    if (scratch == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    res = rd_kafka_conf_set(scratch, (char *) value[1].data,
+                            (char *) value[2].data, errstr, sizeof(errstr));
+
+    rd_kafka_conf_destroy(scratch);
+
+    if (res != RD_KAFKA_CONF_OK) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid kafka property \"%V\": %s",
+                           &value[1], errstr);
+        return NGX_CONF_ERROR;
+    }
+
+    prop = ngx_array_push(kmcf->properties);
+    if (prop == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    prop->name = value[1];
+    prop->value = value[2];
+    prop->role = (ngx_uint_t) cmd->post;
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * Builds a client configuration: the module's defaults first, then the
+ * broker list, then the user's properties in the order they were given,
+ * so any default can be overridden.  Callbacks are set by the worker.
+ */
+
+rd_kafka_conf_t *
+ngx_http_kafka_conf_create(ngx_http_kafka_main_conf_t *kmcf, ngx_uint_t role,
+    ngx_log_t *log)
+{
+    u_char                      buf[NGX_INT_T_LEN + 1], *brokers;
+    ngx_msec_t                  timeout;
+    ngx_uint_t                  i, message_timeout_set;
+    rd_kafka_conf_t            *conf;
+    ngx_http_kafka_property_t  *prop;
+
+    conf = rd_kafka_conf_new();
+    if (conf == NULL) {
+        ngx_log_error(NGX_LOG_EMERG, log, 0, "rd_kafka_conf_new() failed");
+        return NULL;
+    }
+
+    brokers = ngx_alloc(kmcf->brokers.len + 1, log);
+    if (brokers == NULL) {
+        goto failed;
+    }
+
+    (void) ngx_cpystrn(brokers, kmcf->brokers.data, kmcf->brokers.len + 1);
+
+    if (ngx_http_kafka_conf_set(conf, "bootstrap.servers", (char *) brokers,
+                                log)
+        != NGX_OK)
+    {
+        ngx_free(brokers);
+        goto failed;
+    }
+
+    ngx_free(brokers);
+
+    if (ngx_http_kafka_conf_set(conf, "client.id", "nginx-kafka-gateway", log)
+        != NGX_OK
+        || ngx_http_kafka_conf_set(conf, "log.queue", "true", log) != NGX_OK)
+    {
+        goto failed;
+    }
+
+    if (role == NGX_HTTP_KAFKA_ROLE_PRODUCER) {
+        if (ngx_http_kafka_conf_set(conf, "enable.idempotence", "true", log)
+            != NGX_OK
+            || ngx_http_kafka_conf_set(conf, "acks", "all", log) != NGX_OK)
+        {
+            goto failed;
+        }
+
+    } else {
+        if (ngx_http_kafka_conf_set(conf, "enable.auto.commit", "false", log)
+            != NGX_OK
+            || ngx_http_kafka_conf_set(conf, "enable.auto.offset.store",
+                                       "false", log)
+               != NGX_OK)
+        {
+            goto failed;
+        }
+    }
+
+    message_timeout_set = 0;
+
+    if (kmcf->properties) {
+        prop = kmcf->properties->elts;
+
+        for (i = 0; i < kmcf->properties->nelts; i++) {
+            if (prop[i].role != NGX_HTTP_KAFKA_ROLE_ANY
+                && prop[i].role != role)
+            {
+                continue;
+            }
+
+            if (ngx_strcmp(prop[i].name.data, "message.timeout.ms") == 0
+                || ngx_strcmp(prop[i].name.data, "delivery.timeout.ms") == 0)
+            {
+                message_timeout_set = 1;
+            }
+
+            if (ngx_http_kafka_conf_set(conf, (char *) prop[i].name.data,
+                                        (char *) prop[i].value.data, log)
+                != NGX_OK)
+            {
+                goto failed;
+            }
+        }
+    }
+
+    /*
+     * librdkafka gives up on a message after message.timeout.ms and reports
+     * whether it may have been written.  Unless set explicitly, it ends a
+     * second before the longest kafka_produce_timeout, so that report, not
+     * the request's own timer, usually decides the answer.
+     */
+
+    if (role == NGX_HTTP_KAFKA_ROLE_PRODUCER && !message_timeout_set
+        && kmcf->produce_timeout_max)
+    {
+        timeout = kmcf->produce_timeout_max;
+        timeout = (timeout > 2000) ? timeout - 1000 : timeout / 2;
+
+        if (timeout == 0) {
+            timeout = 1;
+        }
+
+        *ngx_sprintf(buf, "%M", timeout) = '\0';
+
+        if (ngx_http_kafka_conf_set(conf, "message.timeout.ms", (char *) buf,
+                                    log)
+            != NGX_OK)
+        {
+            goto failed;
+        }
+    }
+
+    return conf;
+
+failed:
+
+    rd_kafka_conf_destroy(conf);
+    return NULL;
+}
+
+
+static ngx_int_t
+ngx_http_kafka_conf_set(rd_kafka_conf_t *conf, const char *name,
+    const char *value, ngx_log_t *log)
+{
+    char  errstr[512];
+
+    if (rd_kafka_conf_set(conf, name, value, errstr, sizeof(errstr))
+        != RD_KAFKA_CONF_OK)
+    {
+        ngx_log_error(NGX_LOG_EMERG, log, 0,
+                      "kafka property \"%s\" = \"%s\": %s",
+                      name, value, errstr);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_kafka_init_process(ngx_cycle_t *cycle)
+{
+    ngx_http_kafka_main_conf_t  *kmcf;
+
+    if (ngx_process != NGX_PROCESS_WORKER
+        && ngx_process != NGX_PROCESS_SINGLE)
+    {
+        return NGX_OK;
+    }
+
+    kmcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                               ngx_http_kafka_gateway_module);
+    if (kmcf == NULL || kmcf->producer_conf == NULL) {
+        return NGX_OK;
+    }
+
+    return ngx_http_kafka_producer_init(cycle, kmcf);
+}
+
+
+static void
+ngx_http_kafka_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_http_kafka_main_conf_t  *kmcf;
+
+    kmcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                               ngx_http_kafka_gateway_module);
+    if (kmcf == NULL) {
+        return;
+    }
+
+    ngx_http_kafka_producer_exit(cycle, kmcf);
+}

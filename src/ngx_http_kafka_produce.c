@@ -1,0 +1,1652 @@
+
+/*
+ * Copyright (C) the nginx-kafka-gateway developers
+ * Distributed under the BSD 2-Clause License (see LICENSE).
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include <jansson.h>
+
+#include "ngx_http_kafka_module.h"
+
+
+/*
+ * The life of a produce request
+ *
+ * 1. The content handler checks the method, evaluates and validates the
+ *    topic, picks the format from Content-Type and starts reading the body
+ *    (ngx_http_read_client_request_body takes a reference on the request;
+ *    returning NGX_DONE hands it over to the body handler).
+ *
+ * 2. The body handler collects the body (memory buffers and/or a temporary
+ *    file), turns it into records and validates all of them before the
+ *    first one is handed to librdkafka: bad input produces nothing.
+ *
+ * 3. Every record gets a token inside one heap "batch".  librdkafka holds
+ *    a pointer to its token (msg_opaque) until the delivery report, which
+ *    may come after the request is gone, so the batch is never request
+ *    pool memory.  Ownership: the batch is freed by whichever comes last,
+ *    the request pool cleanup or the last delivery report.  While both are
+ *    alive batch->request points to the request; the cleanup clears it.
+ *
+ * 4. With "kafka_produce_ack on" the request now waits: the reference
+ *    taken in step 1 keeps it alive, ngx_http_test_reading notices a client
+ *    that leaves, and a timer bounds the wait by kafka_produce_timeout.
+ *    The last delivery report builds the answer from the tokens, finalizes
+ *    the request and runs posted requests, as the upstream module does.
+ *    If the timer fires first the request is answered 504 and the batch is
+ *    left to the delivery reports to free.
+ *
+ *    With "kafka_produce_ack off" the request is answered 202 as soon as
+ *    librdkafka has accepted every record; those records carry no token.
+ */
+
+
+#define NGX_HTTP_KAFKA_FORMAT_RAW      0
+#define NGX_HTTP_KAFKA_FORMAT_JSON     1
+#define NGX_HTTP_KAFKA_FORMAT_BINARY   2
+
+
+typedef struct {
+    ngx_str_t                          name;
+    ngx_http_complex_value_t           value;
+} ngx_http_kafka_produce_header_t;
+
+
+typedef struct {
+    ngx_http_complex_value_t          *topic;
+    ngx_http_complex_value_t          *key;
+    ngx_http_complex_value_t          *partition;
+    ngx_array_t                       *headers;
+    ngx_flag_t                         ack;
+    ngx_msec_t                         timeout;
+} ngx_http_kafka_produce_loc_conf_t;
+
+
+typedef struct {
+    u_char                            *key;
+    size_t                             key_len;
+    u_char                            *value;
+    size_t                             value_len;
+    int32_t                            partition;
+} ngx_http_kafka_produce_record_t;
+
+
+typedef struct ngx_http_kafka_produce_batch_s  ngx_http_kafka_produce_batch_t;
+
+typedef struct {
+    ngx_http_kafka_dr_t                dr;       /* must be first */
+    ngx_http_kafka_produce_batch_t    *batch;
+    int32_t                            partition;
+    int64_t                            offset;
+    rd_kafka_resp_err_t                err;
+    rd_kafka_msg_status_t              status;
+    unsigned                           reported:1;
+} ngx_http_kafka_produce_token_t;
+
+
+struct ngx_http_kafka_produce_batch_s {
+    ngx_http_request_t                *request;
+    ngx_uint_t                         pending;
+    ngx_uint_t                         ntokens;
+    ngx_http_kafka_produce_token_t     tokens[1];
+};
+
+
+typedef struct {
+    ngx_str_t                          topic;       /* NUL-terminated */
+    ngx_uint_t                         format;
+    ngx_http_kafka_produce_batch_t    *batch;
+    ngx_event_t                        timer;
+
+    /* why the body was refused, set by ngx_http_kafka_produce_invalid() */
+    ngx_uint_t                         invalid_code;
+    ngx_str_t                          invalid;
+
+    /* the last record's outcome, for the $kafka_* variables */
+    int32_t                            partition;
+    int64_t                            offset;
+    ngx_str_t                          error;
+} ngx_http_kafka_produce_ctx_t;
+
+
+typedef struct {
+    ngx_uint_t                         status;
+    ngx_uint_t                         code;
+    ngx_uint_t                         retriable;
+} ngx_http_kafka_produce_outcome_t;
+
+
+static ngx_int_t ngx_http_kafka_produce_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_kafka_produce_format(ngx_http_request_t *r,
+    ngx_uint_t *format);
+static void ngx_http_kafka_produce_body_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_kafka_produce_collect_body(ngx_http_request_t *r,
+    ngx_str_t *body);
+static ngx_int_t ngx_http_kafka_produce_parse(ngx_http_request_t *r,
+    ngx_http_kafka_produce_ctx_t *ctx, ngx_str_t *body, ngx_array_t *records);
+static ngx_int_t ngx_http_kafka_produce_parse_field(ngx_http_request_t *r,
+    ngx_http_kafka_produce_ctx_t *ctx, json_t *field, ngx_uint_t i,
+    const char *name, u_char **data, size_t *len);
+static ngx_int_t ngx_http_kafka_produce_invalid(ngx_http_request_t *r,
+    ngx_http_kafka_produce_ctx_t *ctx, ngx_uint_t code, const char *fmt, ...);
+static ngx_int_t ngx_http_kafka_produce_send(ngx_http_request_t *r,
+    ngx_http_kafka_produce_ctx_t *ctx, ngx_array_t *records);
+static rd_kafka_headers_t *ngx_http_kafka_produce_headers(
+    ngx_http_request_t *r, ngx_http_kafka_produce_loc_conf_t *plcf);
+static void ngx_http_kafka_produce_delivered(ngx_http_kafka_dr_t *dr,
+    const rd_kafka_message_t *msg);
+static void ngx_http_kafka_produce_timeout_handler(ngx_event_t *ev);
+static void ngx_http_kafka_produce_cleanup(void *data);
+static ngx_int_t ngx_http_kafka_produce_respond(ngx_http_request_t *r,
+    ngx_http_kafka_produce_ctx_t *ctx, ngx_uint_t timed_out);
+static void ngx_http_kafka_produce_outcome(rd_kafka_resp_err_t err,
+    rd_kafka_msg_status_t status, ngx_http_kafka_produce_outcome_t *out);
+static ngx_int_t ngx_http_kafka_produce_retry_after(ngx_http_request_t *r);
+
+static ngx_int_t ngx_http_kafka_produce_add_variables(ngx_conf_t *cf);
+static ngx_int_t ngx_http_kafka_produce_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static void *ngx_http_kafka_produce_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_http_kafka_produce_merge_loc_conf(ngx_conf_t *cf,
+    void *parent, void *child);
+static char *ngx_http_kafka_produce(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_kafka_produce_header(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+
+
+static ngx_command_t  ngx_http_kafka_produce_commands[] = {
+
+    { ngx_string("kafka_produce"),
+      NGX_HTTP_LOC_CONF|NGX_HTTP_LIF_CONF|NGX_CONF_TAKE1,
+      ngx_http_kafka_produce,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("kafka_produce_key"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_set_complex_value_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_kafka_produce_loc_conf_t, key),
+      NULL },
+
+    { ngx_string("kafka_produce_partition"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_set_complex_value_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_kafka_produce_loc_conf_t, partition),
+      NULL },
+
+    { ngx_string("kafka_produce_header"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE2,
+      ngx_http_kafka_produce_header,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("kafka_produce_ack"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_kafka_produce_loc_conf_t, ack),
+      NULL },
+
+    { ngx_string("kafka_produce_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_kafka_produce_loc_conf_t, timeout),
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_http_kafka_produce_module_ctx = {
+    ngx_http_kafka_produce_add_variables,  /* preconfiguration */
+    NULL,                                  /* postconfiguration */
+
+    NULL,                                  /* create main configuration */
+    NULL,                                  /* init main configuration */
+
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    ngx_http_kafka_produce_create_loc_conf, /* create location configuration */
+    ngx_http_kafka_produce_merge_loc_conf  /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_http_kafka_produce_module = {
+    NGX_MODULE_V1,
+    &ngx_http_kafka_produce_module_ctx,    /* module context */
+    ngx_http_kafka_produce_commands,       /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    NULL,                                  /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    NULL,                                  /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+static ngx_http_variable_t  ngx_http_kafka_produce_vars[] = {
+
+    { ngx_string("kafka_topic"), NULL, ngx_http_kafka_produce_variable,
+      0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("kafka_partition"), NULL, ngx_http_kafka_produce_variable,
+      1, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("kafka_offset"), NULL, ngx_http_kafka_produce_variable,
+      2, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("kafka_error"), NULL, ngx_http_kafka_produce_variable,
+      3, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+      ngx_http_null_variable
+};
+
+
+static ngx_str_t  ngx_http_kafka_produce_rest_type =
+    ngx_string("application/vnd.kafka.v2+json");
+static ngx_str_t  ngx_http_kafka_produce_json_type =
+    ngx_string("application/json");
+static u_char     ngx_http_kafka_produce_empty[] = "";
+static u_char     ngx_http_kafka_produce_accepted[] =
+    "{\"offsets\":[{\"partition\":null,\"offset\":null,"
+    "\"error_code\":null,\"error\":null}],"
+    "\"key_schema_id\":null,\"value_schema_id\":null}";
+
+
+static ngx_int_t
+ngx_http_kafka_produce_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                           rc;
+    ngx_str_t                           topic;
+    ngx_uint_t                          format;
+    ngx_table_elt_t                    *h;
+    ngx_http_kafka_produce_ctx_t       *ctx;
+    ngx_http_kafka_produce_loc_conf_t  *plcf;
+
+    if (!(r->method & (NGX_HTTP_POST|NGX_HTTP_PUT))) {
+        rc = ngx_http_discard_request_body(r);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
+        h = ngx_list_push(&r->headers_out.headers);
+        if (h == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        h->hash = 1;
+        ngx_str_set(&h->key, "Allow");
+        ngx_str_set(&h->value, "POST, PUT");
+
+        return ngx_http_kafka_send_error(r, NGX_HTTP_NOT_ALLOWED, 40501,
+                                         "method %V is not allowed, "
+                                         "use POST or PUT",
+                                         &r->method_name);
+    }
+
+    plcf = ngx_http_get_module_loc_conf(r, ngx_http_kafka_produce_module);
+
+    if (ngx_http_complex_value(r, plcf->topic, &topic) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ngx_http_kafka_topic_valid(&topic) != NGX_OK) {
+        rc = ngx_http_discard_request_body(r);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
+        return ngx_http_kafka_send_error(r, NGX_HTTP_BAD_REQUEST, 40001,
+                   "invalid topic name \"%V\": 1 to 249 characters of "
+                   "a-z, A-Z, 0-9, \".\", \"_\", \"-\"", &topic);
+    }
+
+    rc = ngx_http_kafka_produce_format(r, &format);
+
+    if (rc != NGX_OK) {
+        rc = ngx_http_discard_request_body(r);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
+        return ngx_http_kafka_send_error(r, NGX_HTTP_UNSUPPORTED_MEDIA_TYPE,
+                   41501, "unsupported content type \"%V\": only the "
+                   "json and binary embedded formats of REST Proxy v2 "
+                   "are supported", &r->headers_in.content_type->value);
+    }
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_kafka_produce_ctx_t));
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    /* copied: the topic may point into a buffer of someone else's */
+
+    ctx->topic.data = ngx_pnalloc(r->pool, topic.len + 1);
+    if (ctx->topic.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    *ngx_cpymem(ctx->topic.data, topic.data, topic.len) = '\0';
+    ctx->topic.len = topic.len;
+    ctx->format = format;
+    ctx->partition = -1;
+    ctx->offset = -1;
+
+    ngx_http_set_ctx(r, ctx, ngx_http_kafka_produce_module);
+
+    rc = ngx_http_read_client_request_body(r,
+                                         ngx_http_kafka_produce_body_handler);
+
+    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        return rc;
+    }
+
+    return NGX_DONE;
+}
+
+
+/*
+ * Content-Type decides the format: the two REST Proxy v2 embedded formats
+ * that need no schema registry are parsed; other vnd.kafka types are
+ * refused; anything else is a raw record value.
+ */
+
+static ngx_int_t
+ngx_http_kafka_produce_format(ngx_http_request_t *r, ngx_uint_t *format)
+{
+    u_char     *p, *last;
+    ngx_str_t   type;
+
+    *format = NGX_HTTP_KAFKA_FORMAT_RAW;
+
+    if (r->headers_in.content_type == NULL) {
+        return NGX_OK;
+    }
+
+    p = r->headers_in.content_type->value.data;
+    last = p + r->headers_in.content_type->value.len;
+
+    while (p < last && (*p == ' ' || *p == '\t')) {
+        p++;
+    }
+
+    type.data = p;
+
+    while (p < last && *p != ';' && *p != ' ' && *p != '\t') {
+        p++;
+    }
+
+    type.len = p - type.data;
+
+    if (type.len == sizeof("application/vnd.kafka.json.v2+json") - 1
+        && ngx_strncasecmp(type.data,
+                           (u_char *) "application/vnd.kafka.json.v2+json",
+                           type.len)
+           == 0)
+    {
+        *format = NGX_HTTP_KAFKA_FORMAT_JSON;
+        return NGX_OK;
+    }
+
+    if (type.len == sizeof("application/vnd.kafka.binary.v2+json") - 1
+        && ngx_strncasecmp(type.data,
+                           (u_char *) "application/vnd.kafka.binary.v2+json",
+                           type.len)
+           == 0)
+    {
+        *format = NGX_HTTP_KAFKA_FORMAT_BINARY;
+        return NGX_OK;
+    }
+
+    if (type.len >= sizeof("application/vnd.kafka.") - 1
+        && ngx_strncasecmp(type.data, (u_char *) "application/vnd.kafka.",
+                           sizeof("application/vnd.kafka.") - 1)
+           == 0)
+    {
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_kafka_produce_body_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                      rc;
+    ngx_str_t                      body;
+    ngx_array_t                    records;
+    ngx_http_kafka_produce_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_kafka_produce_module);
+
+    if (ngx_http_kafka_produce_collect_body(r, &body) != NGX_OK) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    if (ngx_array_init(&records, r->pool, 1,
+                       sizeof(ngx_http_kafka_produce_record_t))
+        != NGX_OK)
+    {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    rc = ngx_http_kafka_produce_parse(r, ctx, &body, &records);
+
+    if (rc == NGX_DECLINED) {
+        ngx_http_finalize_request(r,
+            ngx_http_kafka_send_error(r, NGX_HTTP_KAFKA_UNPROCESSABLE,
+                                      ctx->invalid_code, "%V",
+                                      &ctx->invalid));
+        return;
+    }
+
+    if (rc != NGX_OK) {
+        ngx_http_finalize_request(r, rc);
+        return;
+    }
+
+    rc = ngx_http_kafka_produce_send(r, ctx, &records);
+
+    if (rc == NGX_DONE) {
+        /* waiting for delivery reports */
+        return;
+    }
+
+    ngx_http_finalize_request(r, rc);
+}
+
+
+/*
+ * The body arrives as one buffer, as several buffers, or partly in a
+ * temporary file; the result is one contiguous piece of request memory.
+ */
+
+static ngx_int_t
+ngx_http_kafka_produce_collect_body(ngx_http_request_t *r, ngx_str_t *body)
+{
+    u_char       *p;
+    off_t         len;
+    ssize_t       n;
+    ngx_buf_t    *b;
+    ngx_chain_t  *cl;
+
+    body->len = 0;
+    body->data = ngx_http_kafka_produce_empty;
+
+    if (r->request_body == NULL || r->request_body->bufs == NULL) {
+        return NGX_OK;
+    }
+
+    cl = r->request_body->bufs;
+    b = cl->buf;
+
+    if (cl->next == NULL && !b->in_file) {
+        body->data = b->pos;
+        body->len = b->last - b->pos;
+        return NGX_OK;
+    }
+
+    len = 0;
+
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+        len += ngx_buf_size(cl->buf);
+    }
+
+    if (len == 0) {
+        return NGX_OK;
+    }
+
+    p = ngx_pnalloc(r->pool, len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    body->data = p;
+    body->len = len;
+
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+        b = cl->buf;
+
+        if (b->in_file) {
+            n = ngx_read_file(b->file, p, b->file_last - b->file_pos,
+                              b->file_pos);
+
+            if (n != b->file_last - b->file_pos) {
+                ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                              "kafka_produce: could not read the request "
+                              "body from \"%V\"", &b->file->name);
+                return NGX_ERROR;
+            }
+
+            p += n;
+            continue;
+        }
+
+        p = ngx_cpymem(p, b->pos, b->last - b->pos);
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * Turns the body into records.  Every record of an envelope is checked
+ * and converted before anything is produced; an error names the record
+ * and the field: "records[1].value: invalid base64".
+ */
+
+static ngx_int_t
+ngx_http_kafka_produce_parse(ngx_http_request_t *r,
+    ngx_http_kafka_produce_ctx_t *ctx, ngx_str_t *body, ngx_array_t *records)
+{
+    size_t                              n, i;
+    json_t                             *root, *list, *rec, *field;
+    ngx_int_t                           rc;
+    const char                         *name;
+    json_error_t                        jerr;
+    ngx_http_kafka_produce_record_t    *record;
+
+    if (ctx->format == NGX_HTTP_KAFKA_FORMAT_RAW) {
+        record = ngx_array_push(records);
+        if (record == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        record->key = NULL;
+        record->key_len = 0;
+        record->value = body->data;
+        record->value_len = body->len;
+        record->partition = RD_KAFKA_PARTITION_UA;
+
+        return NGX_OK;
+    }
+
+    root = json_loadb((const char *) body->data, body->len, JSON_ALLOW_NUL,
+                      &jerr);
+
+    if (root == NULL) {
+        return ngx_http_kafka_produce_invalid(r, ctx, 42201, "invalid JSON at line %d, column %d: %s",
+                   jerr.line, jerr.column, jerr.text);
+    }
+
+    rc = NGX_OK;
+
+    if (!json_is_object(root)) {
+        rc = ngx_http_kafka_produce_invalid(r, ctx, 42201, "the request body must be a JSON object");
+        goto done;
+    }
+
+    list = json_object_get(root, "records");
+
+    if (!json_is_array(list) || json_array_size(list) == 0) {
+        rc = ngx_http_kafka_produce_invalid(r, ctx, 42201, "records: must be a non-empty array");
+        goto done;
+    }
+
+    if (json_object_get(root, "key_schema") != NULL
+        || json_object_get(root, "value_schema") != NULL
+        || json_object_get(root, "key_schema_id") != NULL
+        || json_object_get(root, "value_schema_id") != NULL)
+    {
+        rc = ngx_http_kafka_produce_invalid(r, ctx, 42202, "schemas are not supported: there is no schema "
+                 "registry behind this endpoint");
+        goto done;
+    }
+
+    n = json_array_size(list);
+
+    for (i = 0; i < n; i++) {
+        rec = json_array_get(list, i);
+
+        if (!json_is_object(rec)) {
+            rc = ngx_http_kafka_produce_invalid(r, ctx, 42201, "records[%uz]: must be an object", i);
+            goto done;
+        }
+
+        json_object_foreach(rec, name, field) {
+            if (ngx_strcmp(name, "key") != 0
+                && ngx_strcmp(name, "value") != 0
+                && ngx_strcmp(name, "partition") != 0)
+            {
+                rc = ngx_http_kafka_produce_invalid(r, ctx, 42201,
+                         "records[%uz].%s: unknown field, expected "
+                         "\"key\", \"value\" or \"partition\"", i, name);
+                goto done;
+            }
+        }
+
+        record = ngx_array_push(records);
+        if (record == NULL) {
+            rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+            goto done;
+        }
+
+        record->partition = RD_KAFKA_PARTITION_UA;
+
+        field = json_object_get(rec, "partition");
+
+        if (field != NULL && !json_is_null(field)) {
+            if (!json_is_integer(field)
+                || json_integer_value(field) < 0
+                || json_integer_value(field) > NGX_MAX_INT32_VALUE)
+            {
+                rc = ngx_http_kafka_produce_invalid(r, ctx, 42201,
+                         "records[%uz].partition: must be a non-negative "
+                         "integer", i);
+                goto done;
+            }
+
+            record->partition = (int32_t) json_integer_value(field);
+        }
+
+        rc = ngx_http_kafka_produce_parse_field(r, ctx,
+                                                json_object_get(rec, "key"),
+                                                i, "key", &record->key,
+                                                &record->key_len);
+        if (rc != NGX_OK) {
+            goto done;
+        }
+
+        rc = ngx_http_kafka_produce_parse_field(r, ctx,
+                                                json_object_get(rec, "value"),
+                                                i, "value", &record->value,
+                                                &record->value_len);
+        if (rc != NGX_OK) {
+            goto done;
+        }
+    }
+
+done:
+
+    json_decref(root);
+
+    return rc;
+}
+
+
+/*
+ * A key or value of an envelope record.  Absent or null stays NULL (no key,
+ * or a null value: a tombstone).  The json format stores the compact JSON
+ * text of the field, the binary format the bytes of its base64 string.
+ */
+
+static ngx_int_t
+ngx_http_kafka_produce_parse_field(ngx_http_request_t *r,
+    ngx_http_kafka_produce_ctx_t *ctx, json_t *field, ngx_uint_t i,
+    const char *name, u_char **data, size_t *len)
+{
+    size_t     size;
+    ngx_str_t  src, dst;
+
+    *data = NULL;
+    *len = 0;
+
+    if (field == NULL || json_is_null(field)) {
+        return NGX_OK;
+    }
+
+    if (ctx->format == NGX_HTTP_KAFKA_FORMAT_JSON) {
+        size = json_dumpb(field, NULL, 0, JSON_COMPACT|JSON_ENCODE_ANY);
+        if (size == 0) {
+            return ngx_http_kafka_produce_invalid(r, ctx, 42201, "records[%ui].%s: cannot be serialized",
+                       i, name);
+        }
+
+        *data = ngx_pnalloc(r->pool, size);
+        if (*data == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        *len = json_dumpb(field, (char *) *data, size,
+                          JSON_COMPACT|JSON_ENCODE_ANY);
+
+        return NGX_OK;
+    }
+
+    if (!json_is_string(field)) {
+        return ngx_http_kafka_produce_invalid(r, ctx, 42201, "records[%ui].%s: must be a base64 string or null",
+                   i, name);
+    }
+
+    src.data = (u_char *) json_string_value(field);
+    src.len = json_string_length(field);
+
+    dst.data = ngx_pnalloc(r->pool, ngx_base64_decoded_length(src.len) + 1);
+    if (dst.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (src.len % 4 != 0 || ngx_decode_base64(&dst, &src) != NGX_OK) {
+        return ngx_http_kafka_produce_invalid(r, ctx, 42201, "records[%ui].%s: invalid base64", i, name);
+    }
+
+    *data = dst.len ? dst.data : ngx_http_kafka_produce_empty;
+    *len = dst.len;
+
+    return NGX_OK;
+}
+
+
+/*
+ * Notes why the body is refused and returns NGX_DECLINED: the caller
+ * answers 422 and nothing of the request is produced.
+ */
+
+static ngx_int_t
+ngx_http_kafka_produce_invalid(ngx_http_request_t *r,
+    ngx_http_kafka_produce_ctx_t *ctx, ngx_uint_t code, const char *fmt, ...)
+{
+    u_char   *p;
+    va_list   args;
+    u_char    msg[NGX_MAX_ERROR_STR];
+
+    va_start(args, fmt);
+    p = ngx_vslprintf(msg, msg + sizeof(msg), fmt, args);
+    va_end(args);
+
+    ctx->invalid.data = ngx_pnalloc(r->pool, p - msg);
+    if (ctx->invalid.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->invalid.len = p - msg;
+    ngx_memcpy(ctx->invalid.data, msg, p - msg);
+    ctx->invalid_code = code;
+
+    return NGX_DECLINED;
+}
+
+
+/*
+ * Hands the records to librdkafka.  Returns NGX_DONE when the request now
+ * waits for delivery reports, otherwise the status to finalize with.
+ */
+
+static ngx_int_t
+ngx_http_kafka_produce_send(ngx_http_request_t *r,
+    ngx_http_kafka_produce_ctx_t *ctx, ngx_array_t *records)
+{
+    u_char                              *key;
+    size_t                               key_len;
+    int32_t                              partition;
+    ngx_int_t                            n;
+    ngx_str_t                            value;
+    ngx_uint_t                           i, queued;
+    rd_kafka_t                          *rk;
+    ngx_pool_cleanup_t                  *cln;
+    rd_kafka_headers_t                  *headers, *copy;
+    rd_kafka_resp_err_t                  err;
+    ngx_http_kafka_produce_batch_t      *batch;
+    ngx_http_kafka_produce_token_t      *token;
+    ngx_http_kafka_produce_record_t     *rec;
+    ngx_http_kafka_producer_stats_t     *stats;
+    ngx_http_kafka_produce_outcome_t     out;
+    ngx_http_kafka_produce_loc_conf_t   *plcf;
+
+    plcf = ngx_http_get_module_loc_conf(r, ngx_http_kafka_produce_module);
+
+    rk = ngx_http_kafka_producer();
+    stats = ngx_http_kafka_producer_stats();
+
+    if (rk == NULL) {
+        return ngx_http_kafka_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                   50302, "the Kafka producer is not available");
+    }
+
+    /* the directives' values, evaluated once for all records */
+
+    partition = RD_KAFKA_PARTITION_UA;
+
+    if (plcf->partition) {
+        if (ngx_http_complex_value(r, plcf->partition, &value) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        if (value.len) {
+            n = ngx_atoi(value.data, value.len);
+
+            if (n == NGX_ERROR || n > NGX_MAX_INT32_VALUE) {
+                return ngx_http_kafka_send_error(r, NGX_HTTP_BAD_REQUEST,
+                           40002, "invalid partition \"%V\"", &value);
+            }
+
+            partition = (int32_t) n;
+        }
+    }
+
+    key = NULL;
+    key_len = 0;
+
+    if (plcf->key) {
+        if (ngx_http_complex_value(r, plcf->key, &value) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        if (value.len) {
+            key = value.data;
+            key_len = value.len;
+        }
+    }
+
+    headers = NULL;
+
+    if (plcf->headers) {
+        headers = ngx_http_kafka_produce_headers(r, plcf);
+        if (headers == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+
+    batch = NULL;
+
+    if (plcf->ack) {
+        batch = ngx_calloc(sizeof(ngx_http_kafka_produce_batch_t)
+                           + (records->nelts - 1)
+                             * sizeof(ngx_http_kafka_produce_token_t),
+                           r->connection->log);
+        if (batch == NULL) {
+            goto failed;
+        }
+
+        cln = ngx_pool_cleanup_add(r->pool, 0);
+        if (cln == NULL) {
+            ngx_free(batch);
+            goto failed;
+        }
+
+        batch->request = r;
+        batch->ntokens = records->nelts;
+
+        cln->handler = ngx_http_kafka_produce_cleanup;
+        cln->data = ctx;
+        ctx->batch = batch;
+    }
+
+    rec = records->elts;
+    err = RD_KAFKA_RESP_ERR_NO_ERROR;
+
+    for (i = 0, queued = 0; i < records->nelts; i++) {
+        token = batch ? &batch->tokens[i] : NULL;
+
+        if (token) {
+            token->dr.handler = ngx_http_kafka_produce_delivered;
+            token->batch = batch;
+            token->partition = -1;
+            token->offset = -1;
+        }
+
+        if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+            /* an earlier record was refused: the rest are not sent */
+            if (token) {
+                token->err = err;
+                token->status = RD_KAFKA_MSG_STATUS_NOT_PERSISTED;
+                token->reported = 1;
+            }
+
+            continue;
+        }
+
+        copy = headers ? rd_kafka_headers_copy(headers) : NULL;
+
+        err = rd_kafka_producev(rk,
+                  RD_KAFKA_V_TOPIC((char *) ctx->topic.data),
+                  RD_KAFKA_V_PARTITION(rec[i].partition
+                                       == RD_KAFKA_PARTITION_UA
+                                       ? partition : rec[i].partition),
+                  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                  RD_KAFKA_V_VALUE(rec[i].value, rec[i].value_len),
+                  RD_KAFKA_V_KEY(rec[i].key ? rec[i].key : key,
+                                 rec[i].key ? rec[i].key_len : key_len),
+                  RD_KAFKA_V_HEADERS(copy),
+                  RD_KAFKA_V_OPAQUE(token),
+                  RD_KAFKA_V_END);
+
+        if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+            queued++;
+            stats->produced++;
+
+            if (batch) {
+                batch->pending++;
+            }
+
+            continue;
+        }
+
+        /* librdkafka keeps the headers only when it takes the message */
+
+        if (copy) {
+            rd_kafka_headers_destroy(copy);
+        }
+
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "kafka_produce: record %ui to \"%V\" refused: %s",
+                      i, &ctx->topic, rd_kafka_err2str(err));
+
+        if (token) {
+            token->err = err;
+            token->status = RD_KAFKA_MSG_STATUS_NOT_PERSISTED;
+            token->reported = 1;
+        }
+    }
+
+    if (headers) {
+        rd_kafka_headers_destroy(headers);
+    }
+
+    if (!plcf->ack) {
+        if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+            ngx_http_kafka_produce_outcome(err,
+                                           RD_KAFKA_MSG_STATUS_NOT_PERSISTED,
+                                           &out);
+
+            if (out.status == NGX_HTTP_SERVICE_UNAVAILABLE
+                && ngx_http_kafka_produce_retry_after(r) != NGX_OK)
+            {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+
+            ctx->error.data = (u_char *) rd_kafka_err2str(err);
+            ctx->error.len = ngx_strlen(ctx->error.data);
+
+            return ngx_http_kafka_send_error(r, out.status, out.code,
+                       "%ui of %ui record(s) accepted, then: %s",
+                       queued, records->nelts, rd_kafka_err2str(err));
+        }
+
+        return ngx_http_kafka_produce_respond(r, ctx, 0);
+    }
+
+    if (batch->pending == 0) {
+        return ngx_http_kafka_produce_respond(r, ctx, 0);
+    }
+
+    ctx->timer.handler = ngx_http_kafka_produce_timeout_handler;
+    ctx->timer.data = r;
+    ctx->timer.log = r->connection->log;
+
+    ngx_add_timer(&ctx->timer, plcf->timeout);
+
+    r->read_event_handler = ngx_http_test_reading;
+    r->write_event_handler = ngx_http_request_empty_handler;
+
+    return NGX_DONE;
+
+failed:
+
+    if (headers) {
+        rd_kafka_headers_destroy(headers);
+    }
+
+    return NGX_HTTP_INTERNAL_SERVER_ERROR;
+}
+
+
+static rd_kafka_headers_t *
+ngx_http_kafka_produce_headers(ngx_http_request_t *r,
+    ngx_http_kafka_produce_loc_conf_t *plcf)
+{
+    ngx_str_t                         value;
+    ngx_uint_t                        i;
+    rd_kafka_headers_t               *headers;
+    ngx_http_kafka_produce_header_t  *h;
+
+    headers = rd_kafka_headers_new(plcf->headers->nelts);
+    if (headers == NULL) {
+        return NULL;
+    }
+
+    h = plcf->headers->elts;
+
+    for (i = 0; i < plcf->headers->nelts; i++) {
+        if (ngx_http_complex_value(r, &h[i].value, &value) != NGX_OK) {
+            rd_kafka_headers_destroy(headers);
+            return NULL;
+        }
+
+        if (rd_kafka_header_add(headers, (const char *) h[i].name.data,
+                                h[i].name.len, value.data, value.len)
+            != RD_KAFKA_RESP_ERR_NO_ERROR)
+        {
+            rd_kafka_headers_destroy(headers);
+            return NULL;
+        }
+    }
+
+    return headers;
+}
+
+
+/* called by the client core for each delivery report of a token */
+
+static void
+ngx_http_kafka_produce_delivered(ngx_http_kafka_dr_t *dr,
+    const rd_kafka_message_t *msg)
+{
+    ngx_connection_t                 *c;
+    ngx_http_request_t               *r;
+    ngx_http_kafka_produce_ctx_t     *ctx;
+    ngx_http_kafka_produce_batch_t   *batch;
+    ngx_http_kafka_produce_token_t   *token;
+    ngx_http_kafka_producer_stats_t  *stats;
+
+    token = (ngx_http_kafka_produce_token_t *) dr;
+    batch = token->batch;
+
+    token->partition = msg->partition;
+    token->offset = msg->offset;
+    token->err = msg->err;
+    token->status = rd_kafka_message_status(msg);
+    token->reported = 1;
+
+    if (--batch->pending) {
+        return;
+    }
+
+    r = batch->request;
+
+    if (r == NULL) {
+        /* the request timed out or the client went away */
+
+        stats = ngx_http_kafka_producer_stats();
+        if (stats) {
+            stats->orphaned += batch->ntokens;
+        }
+
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
+                       "kafka_produce: %ui report(s) for a gone request",
+                       batch->ntokens);
+
+        ngx_free(batch);
+        return;
+    }
+
+    c = r->connection;
+    ctx = ngx_http_get_module_ctx(r, ngx_http_kafka_produce_module);
+
+    ngx_http_set_log_request(c->log, r);
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, c->log, 0,
+                   "kafka_produce: all %ui record(s) reported",
+                   batch->ntokens);
+
+    if (ctx->timer.timer_set) {
+        ngx_del_timer(&ctx->timer);
+    }
+
+    ngx_http_finalize_request(r, ngx_http_kafka_produce_respond(r, ctx, 0));
+
+    ngx_http_run_posted_requests(c);
+}
+
+
+static void
+ngx_http_kafka_produce_timeout_handler(ngx_event_t *ev)
+{
+    ngx_int_t                      rc;
+    ngx_connection_t              *c;
+    ngx_http_request_t            *r;
+    ngx_http_kafka_produce_ctx_t  *ctx;
+
+    r = ev->data;
+    c = r->connection;
+    ctx = ngx_http_get_module_ctx(r, ngx_http_kafka_produce_module);
+
+    ngx_http_set_log_request(c->log, r);
+
+    ngx_log_error(NGX_LOG_WARN, c->log, 0,
+                  "kafka_produce: no acknowledgement for %ui record(s) "
+                  "to \"%V\" within kafka_produce_timeout",
+                  ctx->batch->pending, &ctx->topic);
+
+    rc = ngx_http_kafka_produce_respond(r, ctx, 1);
+
+    /*
+     * The batch is left to librdkafka now: a late report must not touch
+     * a request that may still be sending this answer.
+     */
+
+    ctx->batch->request = NULL;
+    ctx->batch = NULL;
+
+    ngx_http_finalize_request(r, rc);
+
+    ngx_http_run_posted_requests(c);
+}
+
+
+/*
+ * Request pool cleanup: the request is going away, whatever the reason.
+ * Either the last delivery report already came (free the batch here) or
+ * librdkafka still holds tokens (detach; the last report frees it).
+ */
+
+static void
+ngx_http_kafka_produce_cleanup(void *data)
+{
+    ngx_http_kafka_produce_ctx_t  *ctx = data;
+
+    if (ctx->timer.timer_set) {
+        ngx_del_timer(&ctx->timer);
+    }
+
+    if (ctx->batch == NULL) {
+        return;
+    }
+
+    if (ctx->batch->pending == 0) {
+        ngx_free(ctx->batch);
+
+    } else {
+        ctx->batch->request = NULL;
+    }
+
+    ctx->batch = NULL;
+}
+
+
+/*
+ * The answer: 200 when every record is in Kafka, 202 for "ack off",
+ * otherwise the status of the first failed record, with offsets[] telling
+ * record by record what was written and what was not.
+ */
+
+static ngx_int_t
+ngx_http_kafka_produce_respond(ngx_http_request_t *r,
+    ngx_http_kafka_produce_ctx_t *ctx, ngx_uint_t timed_out)
+{
+    u_char                             *body, *p;
+    size_t                              len;
+    ngx_str_t                          *type;
+    ngx_uint_t                          i, n, failed, status, code;
+    const char                         *errstr, *message;
+    rd_kafka_resp_err_t                 first_err;
+    ngx_http_kafka_produce_token_t     *t;
+    ngx_http_kafka_produce_outcome_t    out;
+
+    type = (ctx->format == NGX_HTTP_KAFKA_FORMAT_RAW)
+           ? &ngx_http_kafka_produce_json_type
+           : &ngx_http_kafka_produce_rest_type;
+
+    if (ctx->batch == NULL) {
+        /* kafka_produce_ack off: accepted locally, not yet acknowledged */
+
+        ngx_str_set(&ctx->error, "");
+
+        return ngx_http_kafka_send_json(r, NGX_HTTP_ACCEPTED, type,
+                                    ngx_http_kafka_produce_accepted,
+                                    sizeof(ngx_http_kafka_produce_accepted)
+                                    - 1);
+    }
+
+    n = ctx->batch->ntokens;
+    t = ctx->batch->tokens;
+
+    failed = 0;
+    first_err = RD_KAFKA_RESP_ERR_NO_ERROR;
+    status = NGX_HTTP_OK;
+    code = 0;
+    message = NULL;
+
+    len = sizeof("{\"error_code\":,\"message\":\"\",\"offsets\":[],"
+                 "\"key_schema_id\":null,\"value_schema_id\":null}")
+          + NGX_INT_T_LEN + 256;
+
+    for (i = 0; i < n; i++) {
+        len += sizeof("{\"partition\":,\"offset\":,\"error_code\":,"
+                      "\"error\":\"\"},") + 2 * NGX_INT64_LEN;
+
+        if (t[i].reported && t[i].err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+            continue;
+        }
+
+        errstr = t[i].reported ? rd_kafka_err2str(t[i].err)
+                               : "no acknowledgement within "
+                                 "kafka_produce_timeout";
+        len += ngx_http_kafka_json_escape_len((u_char *) errstr,
+                                              ngx_strlen(errstr));
+
+        if (failed++ == 0) {
+            if (t[i].reported) {
+                first_err = t[i].err;
+                ngx_http_kafka_produce_outcome(t[i].err, t[i].status, &out);
+                status = out.status;
+                code = out.code;
+
+            } else {
+                status = NGX_HTTP_GATEWAY_TIME_OUT;
+                code = 50401;
+            }
+        }
+    }
+
+    if (failed) {
+        if (timed_out) {
+            message = "no acknowledgement from Kafka within "
+                      "kafka_produce_timeout; the records without one may "
+                      "still be written";
+            status = NGX_HTTP_GATEWAY_TIME_OUT;
+            code = 50401;
+
+        } else {
+            message = rd_kafka_err2str(first_err);
+        }
+
+        len += ngx_http_kafka_json_escape_len((u_char *) message,
+                                              ngx_strlen(message));
+    }
+
+    body = ngx_pnalloc(r->pool, len);
+    if (body == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    p = body;
+
+    if (failed) {
+        p = ngx_sprintf(p, "{\"error_code\":%ui,\"message\":\"", code);
+        p = ngx_http_kafka_json_escape(p, (u_char *) message,
+                                       ngx_strlen(message));
+        p = ngx_cpymem(p, "\",\"offsets\":[", sizeof("\",\"offsets\":[") - 1);
+
+    } else {
+        p = ngx_cpymem(p, "{\"offsets\":[", sizeof("{\"offsets\":[") - 1);
+    }
+
+    for (i = 0; i < n; i++) {
+        if (i) {
+            *p++ = ',';
+        }
+
+        if (t[i].reported && t[i].err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+            p = ngx_sprintf(p, "{\"partition\":%D,\"offset\":%L,"
+                            "\"error_code\":null,\"error\":null}",
+                            t[i].partition, t[i].offset);
+            continue;
+        }
+
+        if (t[i].reported) {
+            ngx_http_kafka_produce_outcome(t[i].err, t[i].status, &out);
+            errstr = rd_kafka_err2str(t[i].err);
+
+        } else {
+            out.retriable = 1;
+            errstr = "no acknowledgement within kafka_produce_timeout";
+        }
+
+        p = ngx_sprintf(p, "{\"partition\":null,\"offset\":null,"
+                        "\"error_code\":%d,\"error\":\"",
+                        out.retriable ? 2 : 1);
+        p = ngx_http_kafka_json_escape(p, (u_char *) errstr,
+                                       ngx_strlen(errstr));
+        p = ngx_cpymem(p, "\"}", 2);
+    }
+
+    p = ngx_cpymem(p, "],\"key_schema_id\":null,\"value_schema_id\":null}",
+                   sizeof("],\"key_schema_id\":null,\"value_schema_id\":null}")
+                   - 1);
+
+    /* the variables show the last record */
+
+    t = &ctx->batch->tokens[n - 1];
+
+    if (t->reported && t->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        ctx->partition = t->partition;
+        ctx->offset = t->offset;
+        ngx_str_set(&ctx->error, "");
+
+    } else {
+        ctx->error.data = (u_char *) (t->reported
+                                      ? rd_kafka_err2name(t->err)
+                                      : "timeout");
+        ctx->error.len = ngx_strlen(ctx->error.data);
+    }
+
+    if (failed) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "kafka_produce: %ui of %ui record(s) to \"%V\" "
+                      "failed: %s", failed, n, &ctx->topic, message);
+
+        if (status == NGX_HTTP_SERVICE_UNAVAILABLE
+            && ngx_http_kafka_produce_retry_after(r) != NGX_OK)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+
+    return ngx_http_kafka_send_json(r, status, type, body, p - body);
+}
+
+
+/*
+ * Maps librdkafka's verdict to an HTTP status, a REST Proxy error code and
+ * the REST Proxy per-record class (1 = do not retry, 2 = retriable).  A
+ * record whose outcome is unknown (it may have been written) is 504, so a
+ * client can tell "safe to retry" (503) from "check before retrying".
+ */
+
+static void
+ngx_http_kafka_produce_outcome(rd_kafka_resp_err_t err,
+    rd_kafka_msg_status_t status, ngx_http_kafka_produce_outcome_t *out)
+{
+    switch (err) {
+
+    case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART:
+    case RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC:
+        out->status = NGX_HTTP_NOT_FOUND;
+        out->code = 40401;
+        out->retriable = 0;
+        return;
+
+    case RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION:
+        out->status = NGX_HTTP_NOT_FOUND;
+        out->code = 40402;
+        out->retriable = 0;
+        return;
+
+    case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
+        out->status = NGX_HTTP_REQUEST_ENTITY_TOO_LARGE;
+        out->code = 41301;
+        out->retriable = 0;
+        return;
+
+    case RD_KAFKA_RESP_ERR__QUEUE_FULL:
+        out->status = NGX_HTTP_SERVICE_UNAVAILABLE;
+        out->code = 50301;
+        out->retriable = 1;
+        return;
+
+    case RD_KAFKA_RESP_ERR__MSG_TIMED_OUT:
+    case RD_KAFKA_RESP_ERR__TIMED_OUT:
+    case RD_KAFKA_RESP_ERR__TIMED_OUT_QUEUE:
+    case RD_KAFKA_RESP_ERR__TRANSPORT:
+    case RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN:
+    case RD_KAFKA_RESP_ERR__PURGE_QUEUE:
+    case RD_KAFKA_RESP_ERR__PURGE_INFLIGHT:
+    case RD_KAFKA_RESP_ERR__RESOLVE:
+    case RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT:
+    case RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS:
+    case RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND:
+    case RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE:
+    case RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION:
+    case RD_KAFKA_RESP_ERR_NETWORK_EXCEPTION:
+    case RD_KAFKA_RESP_ERR_KAFKA_STORAGE_ERROR:
+        out->retriable = 1;
+
+        if (status == RD_KAFKA_MSG_STATUS_POSSIBLY_PERSISTED) {
+            out->status = NGX_HTTP_GATEWAY_TIME_OUT;
+            out->code = 50401;
+
+        } else {
+            out->status = NGX_HTTP_SERVICE_UNAVAILABLE;
+            out->code = 50003;
+        }
+
+        return;
+
+    default:
+        out->status = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        out->code = 50002;
+        out->retriable = 0;
+        return;
+    }
+}
+
+
+static ngx_int_t
+ngx_http_kafka_produce_retry_after(ngx_http_request_t *r)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+    ngx_str_set(&h->key, "Retry-After");
+    ngx_str_set(&h->value, "1");
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_kafka_produce_add_variables(ngx_conf_t *cf)
+{
+    ngx_http_variable_t  *var, *v;
+
+    for (v = ngx_http_kafka_produce_vars; v->name.len; v++) {
+        var = ngx_http_add_variable(cf, &v->name, v->flags);
+        if (var == NULL) {
+            return NGX_ERROR;
+        }
+
+        var->get_handler = v->get_handler;
+        var->data = v->data;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_kafka_produce_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    u_char                        *p;
+    ngx_http_kafka_produce_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_kafka_produce_module);
+
+    if (ctx == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    switch (data) {
+
+    case 0:
+        v->data = ctx->topic.data;
+        v->len = ctx->topic.len;
+        break;
+
+    case 1:
+    case 2:
+        if ((data == 1 && ctx->partition < 0)
+            || (data == 2 && ctx->offset < 0))
+        {
+            v->not_found = 1;
+            return NGX_OK;
+        }
+
+        p = ngx_pnalloc(r->pool, NGX_INT64_LEN);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        v->data = p;
+        v->len = (data == 1) ? ngx_sprintf(p, "%D", ctx->partition) - p
+                             : ngx_sprintf(p, "%L", ctx->offset) - p;
+        break;
+
+    default:
+        v->data = ctx->error.data;
+        v->len = ctx->error.len;
+        break;
+    }
+
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+
+    return NGX_OK;
+}
+
+
+static void *
+ngx_http_kafka_produce_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_http_kafka_produce_loc_conf_t  *conf;
+
+    conf = ngx_pcalloc(cf->pool, sizeof(ngx_http_kafka_produce_loc_conf_t));
+    if (conf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     conf->topic = NULL;
+     */
+
+    conf->key = NGX_CONF_UNSET_PTR;
+    conf->partition = NGX_CONF_UNSET_PTR;
+    conf->headers = NGX_CONF_UNSET_PTR;
+    conf->ack = NGX_CONF_UNSET;
+    conf->timeout = NGX_CONF_UNSET_MSEC;
+
+    return conf;
+}
+
+
+static char *
+ngx_http_kafka_produce_merge_loc_conf(ngx_conf_t *cf, void *parent,
+    void *child)
+{
+    ngx_http_kafka_produce_loc_conf_t *prev = parent;
+    ngx_http_kafka_produce_loc_conf_t *conf = child;
+
+    ngx_http_kafka_main_conf_t  *kmcf;
+
+    ngx_conf_merge_ptr_value(conf->key, prev->key, NULL);
+    ngx_conf_merge_ptr_value(conf->partition, prev->partition, NULL);
+    ngx_conf_merge_ptr_value(conf->headers, prev->headers, NULL);
+    ngx_conf_merge_value(conf->ack, prev->ack, 1);
+    ngx_conf_merge_msec_value(conf->timeout, prev->timeout, 10000);
+
+    if (conf->topic) {
+        kmcf = ngx_http_conf_get_module_main_conf(cf,
+                                                ngx_http_kafka_gateway_module);
+
+        if (conf->timeout > kmcf->produce_timeout_max) {
+            kmcf->produce_timeout_max = conf->timeout;
+        }
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_kafka_produce(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_kafka_produce_loc_conf_t *plcf = conf;
+
+    ngx_str_t                         *value;
+    ngx_http_core_loc_conf_t          *clcf;
+    ngx_http_kafka_main_conf_t        *kmcf;
+    ngx_http_compile_complex_value_t   ccv;
+
+    if (plcf->topic) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    plcf->topic = ngx_palloc(cf->pool, sizeof(ngx_http_complex_value_t));
+    if (plcf->topic == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
+
+    ccv.cf = cf;
+    ccv.value = &value[1];
+    ccv.complex_value = plcf->topic;
+
+    if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    /* a constant topic is checked now rather than on every request */
+
+    if (plcf->topic->lengths == NULL
+        && ngx_http_kafka_topic_valid(&plcf->topic->value) != NGX_OK)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid topic name \"%V\"", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_http_kafka_produce_handler;
+
+    kmcf = ngx_http_conf_get_module_main_conf(cf,
+                                              ngx_http_kafka_gateway_module);
+    kmcf->producer_used = 1;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_kafka_produce_header(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_kafka_produce_loc_conf_t *plcf = conf;
+
+    ngx_str_t                         *value;
+    ngx_http_kafka_produce_header_t   *h;
+    ngx_http_compile_complex_value_t   ccv;
+
+    value = cf->args->elts;
+
+    if (plcf->headers == NGX_CONF_UNSET_PTR) {
+        plcf->headers = ngx_array_create(cf->pool, 4,
+                                     sizeof(ngx_http_kafka_produce_header_t));
+        if (plcf->headers == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    if (value[1].len == 0) {
+        return "requires a header name";
+    }
+
+    h = ngx_array_push(plcf->headers);
+    if (h == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    h->name = value[1];
+
+    ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
+
+    ccv.cf = cf;
+    ccv.value = &value[2];
+    ccv.complex_value = &h->value;
+
+    if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}

@@ -1,0 +1,40 @@
+#!/bin/sh
+# Installs what building, running and testing the module needs on Debian 12
+# (or a similar Debian/Ubuntu).  Does nothing when everything is there.
+set -eu
+
+pkgs="nginx nginx-dev librdkafka-dev libjansson-dev libjwt-dev
+      build-essential pkg-config libpcre3-dev zlib1g-dev libssl-dev
+      kcat curl openssl valgrind perl
+      libtest-base-perl libtext-diff-perl libwww-perl libipc-run-perl
+      liblist-moreutils-perl libtest-longstring-perl libipc-run3-perl"
+
+pkgs="$pkgs ${EXTRA_PACKAGES:-}"
+
+missing=
+for p in $pkgs; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null \
+         | grep -q "install ok installed"; then
+        missing="$missing $p"
+    fi
+done
+
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" != 0 ]; then
+    echo "install-deps: missing packages:$missing (run as root, or install them)" >&2
+    exit 1
+fi
+
+echo "install-deps: installing$missing"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# Debian's nginx package starts a server on port 80 when it can; the
+# module never needs it, so policy-rc.d keeps services from starting.
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+    chmod +x /usr/sbin/policy-rc.d
+    trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+fi
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing > /dev/null
