@@ -1,0 +1,63 @@
+# nginx-kafka-gateway
+#
+#   make          build the module (build/ngx_http_kafka_gateway_module.so)
+#   make run      build, start a dev broker and nginx with nginx.conf.sample
+#   make test     build and run the whole test suite
+#   make test-valgrind   the same suite with nginx under valgrind
+#   make bench    benchmarks (see bench/README.md)
+
+BUILD      ?= $(CURDIR)/build
+NGINX_BIN  ?= /usr/sbin/nginx
+RUN_PORT   ?= 8080
+PROVE_ARGS ?= -r t/
+
+MODULE     = $(BUILD)/ngx_http_kafka_gateway_module.so
+TOOLS      = $(BUILD)/kafka-dev-broker $(BUILD)/kafka-dev-dump
+TOOL_CFLAGS = -std=gnu99 -O2 -g -Wall -Wextra -Werror
+
+# Test::Nginx is not packaged by Debian: our compatible runner in t/compat
+# is used only when the real one is not installed.
+PROVE_INC  = -I t/lib $(shell perl -MTest::Nginx::Socket -e1 2>/dev/null \
+                         || echo -I t/compat)
+
+export TEST_NGINX_BINARY ?= $(NGINX_BIN)
+export TEST_NGINX_LOAD_MODULES ?= $(MODULE)
+export KAFKA_DEV_BROKER ?= $(BUILD)/kafka-dev-broker
+export KAFKA_DEV_DUMP ?= $(BUILD)/kafka-dev-dump
+
+.PHONY: all deps module tools run test test-valgrind bench clean
+
+all: module tools
+
+deps:
+	@tools/install-deps.sh
+
+module: deps
+	@tools/build-module.sh $(BUILD)
+
+tools: deps $(TOOLS)
+
+$(BUILD)/kafka-dev-broker: tools/kafka-dev-broker.c
+	@mkdir -p $(BUILD)
+	$(CC) $(TOOL_CFLAGS) -o $@ $< -lrdkafka -lpthread
+
+$(BUILD)/kafka-dev-dump: tools/kafka-dev-dump.c
+	@mkdir -p $(BUILD)
+	$(CC) $(TOOL_CFLAGS) -o $@ $< -lrdkafka -ljansson
+
+run: all
+	@RUN_PORT=$(RUN_PORT) NGINX_BIN=$(NGINX_BIN) MODULE=$(MODULE) \
+	    tools/with-broker.sh tools/run-demo.sh
+
+test: all
+	tools/with-broker.sh prove $(PROVE_INC) $(PROVE_ARGS)
+
+test-valgrind: all
+	TEST_NGINX_USE_VALGRIND=1 tools/with-broker.sh \
+	    prove $(PROVE_INC) $(PROVE_ARGS)
+
+bench: all
+	bench/run.sh
+
+clean:
+	rm -rf $(BUILD) t/servroot*
