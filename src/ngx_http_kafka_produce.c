@@ -1543,7 +1543,9 @@ ngx_http_kafka_produce_merge_loc_conf(ngx_conf_t *cf, void *parent,
     ngx_conf_merge_value(conf->ack, prev->ack, 1);
     ngx_conf_merge_msec_value(conf->timeout, prev->timeout, 10000);
 
-    if (conf->topic) {
+    /* "ack off" requests never wait, so their timeout is not counted */
+
+    if (conf->topic && conf->ack) {
         kmcf = ngx_http_conf_get_module_main_conf(cf,
                                                 ngx_http_kafka_gateway_module);
 
