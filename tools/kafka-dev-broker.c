@@ -7,7 +7,8 @@
  *
  * Prints "bootstrap=HOST:PORT,...", "control=127.0.0.1:PORT" and "ready"
  * on stdout and writes the same lines atomically to INFO_FILE.  Every
- * topic created and every control command is appended to INFO_FILE.log.
+ * topic created ("topic NAME PARTITIONS"), every control command ("> ...")
+ * and its reply ("< ...") is appended to INFO_FILE.log.
  *
  * Control: connect to the control port and send one command per line;
  * each gets one reply line, "ok ..." or "error ...":
@@ -443,9 +444,9 @@ serve_client(client_t *c)
         *nl = '\0';
         used = (size_t) (nl - c->buf) + 1;
 
-        log_line("%s", c->buf);
+        log_line("> %s", c->buf);
         quit = run_command(c->buf, reply, sizeof(reply) - 1);
-        log_line("  %s", reply);
+        log_line("< %s", reply);
 
         strcat(reply, "\n");
         if (write(c->fd, reply, strlen(reply)) < 0) {

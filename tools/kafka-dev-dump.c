@@ -13,9 +13,11 @@
  * null key, value or header value.
  *
  * Reads from each partition's low to its high watermark at start (a
- * snapshot), without a consumer group and without creating the topic.
- * Exit status 1 with a message on stderr if the topic does not exist or
- * the broker cannot be reached within the timeout (default 10 s).
+ * snapshot) with assign(): the group id only satisfies the API, nothing
+ * joins a group or commits.  Exit status 1 with a message on stderr if the
+ * broker says the topic does not exist (the dev broker creates topics on
+ * first use, so there a missing topic dumps as empty) or cannot be reached
+ * within the timeout (default 10 s).
  */
 
 #define _GNU_SOURCE
@@ -307,6 +309,10 @@ main(int argc, char **argv)
                           sizeof(errstr)) != RD_KAFKA_CONF_OK
         || rd_kafka_conf_set(conf, "allow.auto.create.topics", "false",
                              errstr, sizeof(errstr)) != RD_KAFKA_CONF_OK
+        || rd_kafka_conf_set(conf, "group.id", "kafka-dev-dump", errstr,
+                             sizeof(errstr)) != RD_KAFKA_CONF_OK
+        || rd_kafka_conf_set(conf, "enable.auto.commit", "false", errstr,
+                             sizeof(errstr)) != RD_KAFKA_CONF_OK
         || rd_kafka_conf_set(conf, "enable.partition.eof", "false",
                              errstr, sizeof(errstr)) != RD_KAFKA_CONF_OK
         || rd_kafka_conf_set(conf, "log_level", "0", errstr,
