@@ -69,6 +69,11 @@ our $FailOnAlert = $ENV{TEST_NGINX_FAIL_ON_ALERT} // 1;
 our $QuitTimeout     = $UseValgrind ? 60 : 5;
 our $StartTimeout    = $UseValgrind ? 60 : 10;
 
+# nginx core's own exit-time allocations, beside this file.
+our $CoreSuppressions = File::Spec->catfile(
+    (File::Spec->splitpath(File::Spec->rel2abs(__FILE__)))[1],
+    '..', '..', 'nginx-core.supp');
+
 our (@EnvToNginx, @BlockPreprocessors, @CleanupHandlers);
 our ($RunTestHelper, $CheckErrorLog, $CheckShutdownErrorLog);
 our ($NginxVersion, $NginxRawVersion, $NginxHasE);
@@ -96,6 +101,17 @@ our $HtmlDir    = "$ServRoot/html";
 our $ConfDir    = "$ServRoot/conf";
 our $ConfFile   = "$ConfDir/nginx.conf";
 our $PidFile    = "$LogDir/nginx.pid";
+
+# Become the "subreaper" of our descendants (Linux prctl
+# PR_SET_CHILD_SUBREAPER), so that a daemonized nginx master is re-parented
+# to us and reaped here rather than left a zombie where init does not reap.
+{
+    my %prctl = (x86_64 => 157, aarch64 => 167);
+    my ($arch) = $Config::Config{archname} =~ /^([^-]+)/;
+    if ($^O eq 'linux' && $arch && $prctl{$arch}) {
+        syscall($prctl{$arch}, 36, 1, 0, 0, 0);
+    }
+}
 
 sub default_binary {
     for my $dir (split /\Q$Config::Config{path_sep}\E/, $ENV{PATH} || '') {
@@ -279,6 +295,20 @@ sub looks_like_nginx ($) {
     return $cmd =~ /nginx|valgrind|memcheck/;
 }
 
+# An nginx process of this server root: it has a file under it open (its
+# error log), whatever its command line says.  Other nginx instances on
+# the machine are never touched.
+sub owned_by_servroot ($) {
+    my $pid = shift;
+    return 0 unless looks_like_nginx($pid);
+    opendir my $fd, "/proc/$pid/fd" or return 0;
+    for my $f (readdir $fd) {
+        my $link = readlink "/proc/$pid/fd/$f";
+        return 1 if defined $link && index($link, "$ServRoot/") == 0;
+    }
+    return 0;
+}
+
 # Processes (nginx masters or orphaned workers) holding a listening socket
 # on $port, found through /proc/net/tcp{,6} and /proc/*/fd.
 sub pids_listening_on ($) {
@@ -355,10 +385,12 @@ sub stop_nginx_pid ($$$) {
         wait_gone(\@left, 2);
     }
 
-    if ($NginxIsChild && $NginxPid && $pid == $NginxPid
-        && !defined $NginxExitStatus && waitpid($pid, 0) == $pid)
-    {
-        $NginxExitStatus = $?;
+    if ($NginxIsChild && $NginxPid && $pid == $NginxPid) {
+        $NginxExitStatus = $? if !defined $NginxExitStatus
+                                 && waitpid($pid, 0) == $pid;
+    } else {
+        # a daemon re-parented to us (subreaper)
+        waitpid($_, WNOHANG) for $pid, @workers;
     }
 
     return ($elapsed, $graceful);
@@ -376,13 +408,13 @@ sub kill_leftover_nginx ($) {
     }
 
     my $pid = get_pid_from_pidfile($name);
-    if ($pid && is_running($pid) && looks_like_nginx($pid)) {
+    if ($pid && is_running($pid) && owned_by_servroot($pid)) {
         warn "$name - stopping a leftover nginx (pid $pid)\n";
         stop_nginx_pid($pid, 2, $name);
     }
 
     for my $p (pids_listening_on($ServerPort)) {
-        next unless looks_like_nginx($p);
+        next unless owned_by_servroot($p);
         warn "$name - killing leftover nginx process $p on port "
              . "$ServerPort\n";
         kill SIGKILL, $p;
@@ -684,8 +716,10 @@ sub valgrind_cmd () {
                '--errors-for-leak-kinds=definite', '--error-exitcode=99',
                '--trace-children=yes', '--child-silent-after-fork=no',
                '--num-callers=50', "--log-file=$LogDir/valgrind.%p.log");
-    my $supp = File::Spec->rel2abs('t/valgrind.suppress');
-    push @cmd, "--suppressions=$supp" if -f $supp;
+    for my $supp ($CoreSuppressions, File::Spec->rel2abs('t/valgrind.suppress'))
+    {
+        push @cmd, "--suppressions=$supp" if -f $supp;
+    }
     if ($UseValgrind !~ /^\d+$/) {
         # TEST_NGINX_USE_VALGRIND="--more --options"
         push @cmd, split ' ', $UseValgrind;
@@ -782,15 +816,16 @@ sub start_nginx ($) {
 
 sub valgrind_reports () {
     my @bad;
-    for my $file (sort glob "$LogDir/valgrind.*.log") {
+    my @files = glob "$LogDir/valgrind.*.log";
+    for my $file (sort @files) {
         my $text = whole_file($file);
         my @hits;
         for my $line (split /\n/, $text) {
-            if ($line =~ /Invalid (?:read|write|free)|uninitialised
-                         |Mismatched free|Source and destination overlap
-                         |points to unaddressable|Process terminating
-                         |definitely lost in [1-9]
-                         |ERROR SUMMARY: [1-9]/x)
+            if ($line =~ /Invalid\ (?:read|write|free)|uninitialised
+                         |Mismatched\ free|Source\ and\ destination\ overlap
+                         |points\ to\ unaddressable|Process\ terminating
+                         |definitely\ lost\ in\ [1-9]
+                         |ERROR\ SUMMARY:\ [1-9]/x)
             {
                 push @hits, $line;
             }
@@ -823,8 +858,8 @@ sub check_strict_log ($) {
 
     my @bad;
     for my $line (split /^/m, whole_file($ErrLogFile)) {
-        next unless $line =~ /\[alert\]|\[emerg\]|open socket #\d+ left
-                             |worker process \d+ exited on signal/x;
+        next unless $line =~ /\[alert\]|\[emerg\]|open\ socket\ \#\d+\ left
+                             |worker\ process\ \d+\ exited\ on\ signal/x;
         next if defined $block->must_die && $line =~ /\[emerg\]/;
         next if grep { ref $_ ? $line =~ $_ : index($line, $_) >= 0 } @pats;
         push @bad, $line;
