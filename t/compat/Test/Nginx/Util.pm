@@ -715,7 +715,8 @@ sub valgrind_cmd () {
                '--show-leak-kinds=definite',
                '--errors-for-leak-kinds=definite', '--error-exitcode=99',
                '--trace-children=yes', '--child-silent-after-fork=no',
-               '--num-callers=50', "--log-file=$LogDir/valgrind.%p.log");
+               '--num-callers=50', '--keep-debuginfo=yes',
+               "--log-file=$LogDir/valgrind.%p.log");
     for my $supp ($CoreSuppressions, File::Spec->rel2abs('t/valgrind.suppress'))
     {
         push @cmd, "--suppressions=$supp" if -f $supp;
