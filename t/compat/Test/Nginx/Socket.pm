@@ -978,10 +978,15 @@ With C<TEST_NGINX_USE_VALGRIND=1> nginx runs in the foreground (C<daemon
 off>; C<master_process> as the file says) under C<valgrind --tool=memcheck
 --leak-check=full --show-leak-kinds=definite
 --errors-for-leak-kinds=definite --error-exitcode=99 --trace-children=yes
---child-silent-after-fork=no --num-callers=50
---log-file=$servroot/logs/valgrind.%p.log>, plus
+--child-silent-after-fork=no --num-callers=50 --keep-debuginfo=yes
+--log-file=$servroot/logs/valgrind.%p.log
+--suppressions=t/compat/nginx-core.supp>, plus
 C<--suppressions=t/valgrind.suppress> when that file exists; a
-non-numeric value of the variable is added as further options.  Start
+non-numeric value of the variable is added as further options.
+F<nginx-core.supp> holds only the exit-time allocations stock nginx never
+frees (worker environment, pcre2 compile context, connection arrays);
+libraries' own process-lifetime allocations belong in the project's
+F<t/valgrind.suppress>.  Start
 waits up to 60 s.  After nginx quits, every valgrind log is scanned: an
 C<Invalid read/write/free>, C<uninitialised>, C<Mismatched free>,
 C<Source and destination overlap>, C<unaddressable>, C<Process
