@@ -1,0 +1,296 @@
+# Self-test of the block runner (t/compat, or the CPAN Test::Nginx when it
+# is installed): stock nginx directives only, no module loaded.  Not part
+# of the product suite:
+#
+#   prove -I t/compat -I t/lib t/selftest/
+#
+# The plan is counted by the rule in Test::Nginx::Socket's POD (compat):
+# per response 1 for the status, 1 per response_headers line, 1 for a body
+# check; 1 per error_log/no_error_log/access_log pattern per response;
+# must_die 1 + its patterns; shutdown_error_log patterns once per block.
+
+BEGIN { delete $ENV{TEST_NGINX_LOAD_MODULES} }
+
+use Test::Nginx::Socket;
+
+repeat_each(2);
+master_on();
+workers(1);
+log_level('info');
+no_shuffle();
+
+# 54 per repeat, plus 1 shutdown_error_log pattern checked once.
+plan tests => repeat_each() * 54 + 1;
+
+run_tests();
+
+__DATA__
+
+=== TEST 1: return 200 with a body, a header and an absent header
+--- config
+    location = /t {
+        return 200 "hello";
+    }
+--- request
+GET /t
+--- response_body chomp
+hello
+--- response_headers
+Content-Type: text/plain
+!X-Absent
+--- no_error_log
+[error]
+[alert]
+
+
+
+=== TEST 2: return 404: the status code and the stock error page
+--- config
+    location = /t {
+        return 404;
+    }
+--- request
+GET /t
+--- error_code: 404
+--- response_body_like: <h1>404 Not Found</h1>
+--- no_error_log
+[error]
+
+
+
+=== TEST 3: add_header, checked exactly
+--- config
+    location = /t {
+        add_header X-Test "a b";
+        return 200 ok;
+    }
+--- request
+GET /t
+--- response_headers
+X-Test: a b
+Content-Length: 2
+--- response_body chomp
+ok
+
+
+
+=== TEST 4: response_headers_like is an anchored regex
+--- config
+    location = /t {
+        return 200 ok;
+    }
+--- request
+GET /t
+--- response_headers_like
+Server: nginx/\d+\.\d+\.\d+
+Content-Type: text/.*
+
+
+
+=== TEST 5: a POST body is trimmed and sent with a Content-Length
+--- http_config
+    log_format body_only '[$request_body]';
+--- config
+    location = /echo {
+        access_log logs/access.log body_only;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/back;
+    }
+    location = /back {
+        access_log off;
+        return 200 "len=$http_content_length";
+    }
+--- request
+POST /echo
+hello world
+--- response_body chomp
+len=11
+--- access_log
+[hello world]
+
+
+
+=== TEST 6: POST to a location that does not read the body
+--- config
+    location = /nothing {
+        return 204;
+    }
+--- request
+POST /nothing
+some body
+--- error_code: 204
+--- response_body
+
+
+
+=== TEST 7: error_log expectations: a missing file logs open() failed
+--- request
+GET /missing.html
+--- error_code: 404
+--- error_log eval
+[qr/open\(\) "[^"]*missing\.html" failed/,
+ "(2: No such file or directory)"]
+
+
+
+=== TEST 8: several requests, each on a fresh connection
+--- config
+    location = /a {
+        return 200 "a";
+    }
+--- request eval
+["GET /a", "GET /b"]
+--- error_code eval
+[200, 404]
+--- response_body eval
+["a", qr/404 Not Found/]
+
+
+
+=== TEST 9: more_headers
+--- config
+    location = /h {
+        return 200 "$http_x_foo|$http_x_bar|$http_connection";
+    }
+--- request
+GET /h
+--- more_headers
+X-Foo: 1
+X-Bar: two words
+--- response_body chomp
+1|two words|close
+
+
+
+=== TEST 10: raw_request is sent as it is
+--- config
+    location = /t {
+        return 200 "$server_protocol";
+    }
+--- raw_request eval
+"GET /t HTTP/1.0\r\nHost: localhost\r\n\r\n"
+--- response_body chomp
+HTTP/1.0
+
+
+
+=== TEST 11: pipelined requests on one connection
+--- config
+    location ~ ^/p(\d)$ {
+        return 200 "p$1:$connection_requests";
+    }
+--- pipelined_requests eval
+["GET /p1", "GET /p2"]
+--- error_code eval
+[200, 200]
+--- response_body eval
+["p1:1", "p2:2"]
+
+
+
+=== TEST 12: timeout with abort: the client gives up without failing
+--- config
+    location = /slow {
+        limit_rate 1;
+        return 200 "0123456789";
+    }
+--- request
+GET /slow
+--- timeout: 300ms
+--- abort
+--- ignore_response
+--- no_error_log
+[alert]
+
+
+
+=== TEST 13: user_files are served from the html directory
+--- user_files
+>>> hello.txt
+hi there
+--- request
+GET /hello.txt
+--- response_body
+hi there
+
+
+
+=== TEST 14: shutdown_error_log sees what a quitting worker logs
+--- config
+    location = /t {
+        return 200;
+    }
+--- request
+GET /t
+--- shutdown_error_log
+gracefully shutting down
+
+
+
+=== TEST 15: must_die: an unknown directive
+--- config
+    bogus_directive on;
+--- must_die
+--- error_log
+unknown directive "bogus_directive"
+
+
+
+=== TEST 16: must_die with the exit code: a duplicate main directive
+--- main_config
+    worker_processes 2;
+--- config
+--- must_die: 1
+--- error_log
+"worker_processes" directive is duplicate
+
+
+
+=== TEST 17: $TEST_NGINX_ variables are expanded in the config
+--- config
+    location = /t {
+        return 200 "port=$TEST_NGINX_SERVER_PORT";
+    }
+--- request
+GET /t
+--- response_body_like: ^port=\d+$
+
+
+
+=== TEST 18: a block without config runs with the previous config
+--- request
+GET /t
+--- response_body_like: ^port=\d+$
+
+
+
+=== TEST 19: main_config and http_config land in their contexts
+--- main_config
+    worker_shutdown_timeout 10s;
+--- http_config
+    map $uri $mapped {
+        default "mapped";
+    }
+--- config
+    location = /t {
+        return 200 $mapped;
+    }
+--- request
+GET /t
+--- response_body chomp
+mapped
+--- response_body_unlike: nothing
+
+
+
+=== TEST 20: response_body_unlike and wait
+--- config
+    location = /t {
+        return 200 "something else";
+    }
+--- request
+GET /t
+--- wait: 0.1
+--- response_body_unlike: ^nothing$
+--- no_error_log
+[error]
+[crit]
