@@ -9,7 +9,7 @@
 BUILD      ?= $(CURDIR)/build
 NGINX_BIN  ?= /usr/sbin/nginx
 RUN_PORT   ?= 8080
-PROVE_ARGS ?= -r t/
+PROVE_ARGS ?= t/*.t
 
 MODULE     = $(BUILD)/ngx_http_kafka_gateway_module.so
 TOOLS      = $(BUILD)/kafka-dev-broker $(BUILD)/kafka-dev-dump

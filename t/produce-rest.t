@@ -1,0 +1,267 @@
+# kafka_produce with Confluent REST Proxy v2 envelopes (json and binary
+# embedded formats): the response shape, what lands in Kafka, and that a
+# bad envelope produces nothing at all.
+
+use Test::Nginx::Socket 'no_plan';
+use KafkaGateway::Blocks;
+
+master_on();
+workers(1);
+log_level('info');
+no_shuffle();
+
+add_block_preprocessor(sub {
+    my $block = shift;
+
+    if (!defined $block->http_config) {
+        $block->set_value("http_config",
+                          "kafka_brokers \$TEST_NGINX_KAFKA_BROKERS;");
+    }
+
+    if (!defined $block->config) {
+        $block->set_value("config", <<'_EOC_');
+    location ~ ^/topics/(?<topic>[^/]+)$ {
+        kafka_produce $topic;
+        kafka_produce_header x-request-id $request_id;
+    }
+_EOC_
+    }
+
+    if (!defined $block->no_error_log && !defined $block->error_log) {
+        $block->set_value("no_error_log", "[error]\n[alert]\n[crit]");
+    }
+});
+
+run_tests();
+
+__DATA__
+
+=== TEST 1: the README's curl example: json envelope, real offsets, REST shape
+--- request
+POST /topics/sales
+{"records":[{"key":"alice","value":{"tickets":5}},{"key":"bob","value":{"tickets":10}}]}
+--- more_headers
+Content-Type: application/vnd.kafka.json.v2+json
+--- error_code: 200
+--- response_headers
+Content-Type: application/vnd.kafka.v2+json
+--- response_body_like: ^\{"offsets":\[\{"partition":\d,"offset":\d+,"error_code":null,"error":null\},\{"partition":\d,"offset":\d+,"error_code":null,"error":null\}\],"key_schema_id":null,"value_schema_id":null\}$
+--- kafka_topic: sales
+--- kafka_records eval
+[ { key => '"alice"', value => '{"tickets":5}',
+    headers => { "x-request-id" => qr/^[0-9a-f]{32}$/ } },
+  { key => '"bob"', value => '{"tickets":10}',
+    headers => { "x-request-id" => qr/^[0-9a-f]{32}$/ } } ]
+
+
+
+=== TEST 2: json values of every JSON type, null key, null value, partitions
+--- request
+POST /topics/rest-json-types
+{"records":[{"value":"text"},{"value":42,"partition":3},{"key":[1,"a"],"value":null},{"key":{"k":true},"value":[1.5,"x\u0000y"]}]}
+--- more_headers
+Content-Type: application/vnd.kafka.json.v2+json; charset=utf-8
+--- error_code: 200
+--- kafka_topic: rest-json-types
+--- kafka_records eval
+[ { key => undef, value => '"text"' },
+  { key => undef, value => '42', partition => 3 },
+  { key => '[1,"a"]', value => undef },
+  { key => '{"k":true}', value => '[1.5,"x\\u0000y"]' } ]
+
+
+
+=== TEST 3: binary envelope: base64 keys and values are produced as bytes
+--- request
+POST /topics/rest-binary
+{"records":[{"key":"YWxpY2U=","value":"AAECA//+"},{"value":""},{"key":null,"value":"aGVsbG8=","partition":0}]}
+--- more_headers
+Content-Type: application/vnd.kafka.binary.v2+json
+--- error_code: 200
+--- response_headers
+Content-Type: application/vnd.kafka.v2+json
+--- kafka_topic: rest-binary
+--- kafka_records eval
+[ { key => "alice", value => "\x00\x01\x02\x03\xff\xfe" },
+  { key => undef, value => "" },
+  { key => undef, value => "hello", partition => 0 } ]
+
+
+
+=== TEST 4: invalid base64 in a later record: 422 naming it, nothing produced
+--- request
+POST /topics/rest-badb64
+{"records":[{"key":"YWxpY2U=","value":"AAECAw=="},{"value":"!!!!"}]}
+--- more_headers
+Content-Type: application/vnd.kafka.binary.v2+json
+--- error_code: 422
+--- response_body chomp
+{"error_code":42201,"message":"records[1].value: invalid base64"}
+--- kafka_topic_count: rest-badb64 0
+
+
+
+=== TEST 5: a non-string binary key is 422
+--- request
+POST /topics/rest-badkey
+{"records":[{"key":12,"value":"AA=="}]}
+--- more_headers
+Content-Type: application/vnd.kafka.binary.v2+json
+--- error_code: 422
+--- response_body chomp
+{"error_code":42201,"message":"records[0].key: must be a base64 string or null"}
+--- kafka_topic_count: rest-badkey 0
+
+
+
+=== TEST 6: malformed JSON is 422 with the position
+--- request
+POST /topics/rest-malformed
+{"records":[{"value":1},
+--- more_headers
+Content-Type: application/vnd.kafka.json.v2+json
+--- error_code: 422
+--- response_body_like: ^\{"error_code":42201,"message":"invalid JSON at line 1, column \d+: [^"]+"\}$
+--- kafka_topic_count: rest-malformed 0
+
+
+
+=== TEST 7: missing records
+--- request
+POST /topics/rest-norecords
+{"record":[{"value":1}]}
+--- more_headers
+Content-Type: application/vnd.kafka.json.v2+json
+--- error_code: 422
+--- response_body chomp
+{"error_code":42201,"message":"records: must be a non-empty array"}
+
+
+
+=== TEST 8: empty records
+--- request
+POST /topics/rest-empty
+{"records":[]}
+--- more_headers
+Content-Type: application/vnd.kafka.json.v2+json
+--- error_code: 422
+--- response_body chomp
+{"error_code":42201,"message":"records: must be a non-empty array"}
+
+
+
+=== TEST 9: the body is not an object
+--- request
+POST /topics/rest-array
+[{"value":1}]
+--- more_headers
+Content-Type: application/vnd.kafka.json.v2+json
+--- error_code: 422
+--- response_body chomp
+{"error_code":42201,"message":"the request body must be a JSON object"}
+
+
+
+=== TEST 10: a record that is not an object, after a good one: nothing produced
+--- request
+POST /topics/rest-notobject
+{"records":[{"value":1},"oops"]}
+--- more_headers
+Content-Type: application/vnd.kafka.json.v2+json
+--- error_code: 422
+--- response_body chomp
+{"error_code":42201,"message":"records[1]: must be an object"}
+--- kafka_topic_count: rest-notobject 0
+
+
+
+=== TEST 11: an unknown field (a typo) is refused rather than producing null
+--- request
+POST /topics/rest-typo
+{"records":[{"value":1},{"valeu":2}]}
+--- more_headers
+Content-Type: application/vnd.kafka.json.v2+json
+--- error_code: 422
+--- response_body chomp
+{"error_code":42201,"message":"records[1].valeu: unknown field, expected \"key\", \"value\" or \"partition\""}
+--- kafka_topic_count: rest-typo 0
+
+
+
+=== TEST 12: a negative or non-integer partition
+--- request eval
+[ "POST /topics/rest-badpart\n" . '{"records":[{"value":1,"partition":-1}]}',
+  "POST /topics/rest-badpart\n" . '{"records":[{"value":1,"partition":"2"}]}',
+  "POST /topics/rest-badpart\n" . '{"records":[{"value":1,"partition":1.5}]}' ]
+--- more_headers
+Content-Type: application/vnd.kafka.json.v2+json
+--- error_code eval
+[422, 422, 422]
+--- response_body eval
+[ qq({"error_code":42201,"message":"records[0].partition: must be a non-negative integer"}),
+  qq({"error_code":42201,"message":"records[0].partition: must be a non-negative integer"}),
+  qq({"error_code":42201,"message":"records[0].partition: must be a non-negative integer"}) ]
+--- kafka_topic_count: rest-badpart 0
+
+
+
+=== TEST 13: schema fields need a schema registry: 422 42202
+--- request
+POST /topics/rest-schema
+{"value_schema":"{\"type\":\"string\"}","records":[{"value":"a"}]}
+--- more_headers
+Content-Type: application/vnd.kafka.json.v2+json
+--- error_code: 422
+--- response_body_like: ^\{"error_code":42202,
+--- kafka_topic_count: rest-schema 0
+
+
+
+=== TEST 14: avro needs a schema registry: 415, nothing produced
+--- request
+POST /topics/rest-avro
+{"records":[{"value":1}]}
+--- more_headers
+Content-Type: application/vnd.kafka.avro.v2+json
+--- error_code: 415
+--- response_body_like: ^\{"error_code":41501,"message":"unsupported content type \\"application/vnd\.kafka\.avro\.v2\+json\\"
+--- kafka_topic_count: rest-avro 0
+
+
+
+=== TEST 15: protobuf too
+--- request
+POST /topics/rest-protobuf
+{"records":[{"value":1}]}
+--- more_headers
+Content-Type: application/vnd.kafka.protobuf.v2+json
+--- error_code: 415
+--- response_body_like: ^\{"error_code":41501,
+--- kafka_topic_count: rest-protobuf 0
+
+
+
+=== TEST 16: application/json is a raw body, not an envelope
+--- request
+POST /topics/rest-plainjson
+{"records":[{"value":1}]}
+--- more_headers
+Content-Type: application/json
+--- error_code: 200
+--- response_headers
+Content-Type: application/json
+--- kafka_topic: rest-plainjson
+--- kafka_records eval
+[ { key => undef, value => '{"records":[{"value":1}]}' } ]
+
+
+
+=== TEST 17: a partition that does not exist is 404 40402
+--- request
+POST /topics/rest-nopart
+{"records":[{"value":1,"partition":99}]}
+--- more_headers
+Content-Type: application/vnd.kafka.json.v2+json
+--- error_code: 404
+--- response_body_like: ^\{"error_code":40402,"message":"[^"]+","offsets":\[\{"partition":null,"offset":null,"error_code":1,"error":"[^"]+"\}\]
+--- kafka_topic_count: rest-nopart 0
