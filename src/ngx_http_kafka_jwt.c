@@ -488,10 +488,15 @@ ngx_http_kafka_jwt_verify(ngx_http_request_t *r,
         }
     }
 
+    /* three non-empty segments, none of a length base64 cannot have */
+
     if (ndots != 2
         || dot[0] == token->data
         || dot[1] == dot[0] + 1
-        || dot[1] + 1 == last)
+        || dot[1] + 1 == last
+        || (dot[0] - token->data) % 4 == 1
+        || (dot[1] - dot[0] - 1) % 4 == 1
+        || (last - dot[1] - 1) % 4 == 1)
     {
         return "the token is malformed";
     }
