@@ -101,19 +101,17 @@ sub conf_text {
         $modules .= "load_module $m;\n";
     }
 
-    my $master = $self->valgrind ? 'off' : 'on';
     my $http = $args{http} // '';
     my $server = $args{server} // '';
     my $servers = $args{servers} // '';
     my $main = $args{main} // '';
 
+    my $process = $self->process_directives;
+
     return <<"CONF";
 $modules
-daemon off;
-master_process $master;
+$process
 worker_processes 1;
-error_log $dir/logs/error.log info;
-pid $dir/logs/nginx.pid;
 $main
 
 events {
@@ -145,6 +143,16 @@ $servers
 CONF
 }
 
+# what a configuration of one's own (start(file => ...)) must start with
+sub process_directives {
+    my ($self) = @_;
+    my $dir = $self->{dir};
+    my $master = $self->valgrind ? 'off' : 'on';
+
+    return "daemon off;\nmaster_process $master;\n"
+           . "error_log $dir/logs/error.log info;\npid $dir/logs/nginx.pid;\n";
+}
+
 sub nginx_bin { $ENV{TEST_NGINX_BINARY} || 'nginx' }
 
 # test_config(%parts): runs "nginx -t"; returns (ok, output)
@@ -171,7 +179,7 @@ sub write_conf {
 sub start {
     my ($self, %args) = @_;
 
-    my $conf = $self->write_conf('nginx.conf', %args);
+    my $conf = $args{file} // $self->write_conf('nginx.conf', %args);
     my $dir = $self->{dir};
     my @cmd = (nginx_bin(), '-p', "$dir/", '-c', $conf);
 
