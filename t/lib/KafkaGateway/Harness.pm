@@ -187,6 +187,9 @@ sub start {
         unshift @cmd, 'valgrind', '-q', '--tool=memcheck',
             '--leak-check=full', '--show-leak-kinds=definite',
             '--errors-for-leak-kinds=definite', '--num-callers=30',
+            '--keep-debuginfo=yes',
+            (-f 't/valgrind.suppress'
+             ? ('--suppressions=' . getcwd() . '/t/valgrind.suppress') : ()),
             "--log-file=$dir/logs/valgrind.log";
     }
 
