@@ -39,6 +39,11 @@ LOC
 $ng->start(
     http => <<'HTTP',
     log_format jwt '$status sub=$jwt_claim_sub alg=$jwt_header_alg';
+
+    map $jwt_claim_sub $jwt_is_alice {
+        alice    yes;
+        default  no;
+    }
 HTTP
     server => <<"SERVER");
         access_log logs/jwt.log jwt;
@@ -91,6 +96,7 @@ $produce
             add_header X-Null "[\$jwt_claim_nul]";
             add_header X-Kid \$jwt_header_kid;
             add_header X-Alg \$jwt_header_alg;
+            add_header X-Map \$jwt_is_alice;
         }
 
         # EventSource cannot send headers: the token from a query argument
@@ -209,6 +215,7 @@ $ng->no_error_log('algorithms');
     is($h->{'x-null'}, '[]', 'claims: a null claim is empty');
     is($h->{'x-kid'}, 'key-1', 'header: kid');
     is($h->{'x-alg'}, 'ES256', 'header: alg');
+    is($h->{'x-map'}, 'yes', 'a claim through map');
 }
 
 {
