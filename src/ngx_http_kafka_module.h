@@ -21,6 +21,10 @@
 /* not among nginx's own status codes */
 #define NGX_HTTP_KAFKA_UNPROCESSABLE   422
 
+/* what a token's grants may allow on a topic (kafka_acl_claim) */
+#define NGX_HTTP_KAFKA_ACTION_PRODUCE  1
+#define NGX_HTTP_KAFKA_ACTION_CONSUME  2
+
 /* which client a kafka_*property applies to */
 #define NGX_HTTP_KAFKA_ROLE_ANY        0
 #define NGX_HTTP_KAFKA_ROLE_PRODUCER   1
@@ -113,6 +117,7 @@ typedef struct {
 
 extern ngx_module_t  ngx_http_kafka_gateway_module;
 extern ngx_module_t  ngx_http_kafka_produce_module;
+extern ngx_module_t  ngx_http_kafka_jwt_module;
 
 
 /* ngx_http_kafka_client.c: the per-worker producer and the bridge */
@@ -138,6 +143,16 @@ void ngx_http_kafka_health_ok(ngx_log_t *log, ngx_http_kafka_health_t *health,
 /* ngx_http_kafka_module.c: configuration shared by all clients */
 rd_kafka_conf_t *ngx_http_kafka_conf_create(ngx_http_kafka_main_conf_t *kmcf,
     ngx_uint_t role, ngx_log_t *log);
+
+/*
+ * ngx_http_kafka_jwt.c: per-topic authorization from the verified token.
+ * Content handlers call it once the topic is evaluated and valid, before
+ * reading the body, taking a reference or sending anything; any result
+ * but NGX_OK is returned from the content handler as it is (the request
+ * has been answered, or is to be answered with that status).
+ */
+ngx_int_t ngx_http_kafka_jwt_authorize(ngx_http_request_t *r,
+    ngx_str_t *topic, ngx_uint_t action);
 
 /* ngx_http_kafka_util.c */
 ngx_int_t ngx_http_kafka_topic_valid(ngx_str_t *topic);

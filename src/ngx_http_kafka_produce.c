@@ -316,6 +316,12 @@ ngx_http_kafka_produce_handler(ngx_http_request_t *r)
                    "a-z, A-Z, 0-9, \".\", \"_\", \"-\"", &topic);
     }
 
+    rc = ngx_http_kafka_jwt_authorize(r, &topic,
+                                      NGX_HTTP_KAFKA_ACTION_PRODUCE);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
     rc = ngx_http_kafka_produce_format(r, &format);
 
     if (rc != NGX_OK) {
