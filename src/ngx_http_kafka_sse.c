@@ -204,6 +204,8 @@ typedef struct {
 static ngx_int_t ngx_http_kafka_sse_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_kafka_sse_last_event_id(ngx_http_request_t *r,
     ngx_str_t *id);
+static ngx_int_t ngx_http_kafka_sse_arg(ngx_http_request_t *r,
+    const char *name, ngx_str_t *value);
 static ngx_int_t ngx_http_kafka_sse_parse_id(ngx_http_request_t *r,
     ngx_http_kafka_sse_ctx_t *ctx, ngx_str_t *id);
 static int64_t ngx_http_kafka_sse_parse_time(u_char *p, size_t len);
@@ -482,17 +484,25 @@ ngx_http_kafka_sse_handler(ngx_http_request_t *r)
                        "partitions in ascending order", &id);
         }
 
-    } else if (ngx_http_arg(r, (u_char *) "since", 5, &value) == NGX_OK) {
-        since = ngx_http_kafka_sse_parse_time(value.data, value.len);
-
-        if (since < 0) {
-            return ngx_http_kafka_send_error(r, NGX_HTTP_BAD_REQUEST, 40003,
-                       "invalid \"since\" value \"%V\": expected "
-                       "milliseconds since the epoch or an RFC 3339 time "
-                       "such as 2024-05-01T12:00:00Z", &value);
+    } else {
+        rc = ngx_http_kafka_sse_arg(r, "since", &value);
+        if (rc != NGX_OK) {
+            return rc;
         }
 
-        ctx->since = since;
+        if (value.len) {
+            since = ngx_http_kafka_sse_parse_time(value.data, value.len);
+
+            if (since < 0) {
+                return ngx_http_kafka_send_error(r, NGX_HTTP_BAD_REQUEST,
+                           40003, "invalid \"since\" value \"%V\": "
+                           "expected milliseconds since the epoch or an "
+                           "RFC 3339 time such as 2024-05-01T12:00:00Z",
+                           &value);
+            }
+
+            ctx->since = since;
+        }
     }
 
     if (slcf->filter_key) {
@@ -583,8 +593,6 @@ ngx_http_kafka_sse_handler(ngx_http_request_t *r)
 static ngx_int_t
 ngx_http_kafka_sse_last_event_id(ngx_http_request_t *r, ngx_str_t *id)
 {
-    u_char           *dst, *src;
-    ngx_str_t         value;
     ngx_uint_t        i;
     ngx_list_part_t  *part;
     ngx_table_elt_t  *h;
@@ -618,21 +626,37 @@ ngx_http_kafka_sse_last_event_id(ngx_http_request_t *r, ngx_str_t *id)
         }
     }
 
-    if (ngx_http_arg(r, (u_char *) "last_event_id", 13, &value) != NGX_OK) {
+    return ngx_http_kafka_sse_arg(r, "last_event_id", id);
+}
+
+
+/* a percent-decoded argument, empty if absent */
+
+static ngx_int_t
+ngx_http_kafka_sse_arg(ngx_http_request_t *r, const char *name,
+    ngx_str_t *value)
+{
+    u_char     *dst, *src;
+    ngx_str_t   arg;
+
+    value->len = 0;
+    value->data = NULL;
+
+    if (ngx_http_arg(r, (u_char *) name, ngx_strlen(name), &arg) != NGX_OK) {
         return NGX_OK;
     }
 
-    dst = ngx_pnalloc(r->pool, value.len);
+    dst = ngx_pnalloc(r->pool, arg.len);
     if (dst == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    id->data = dst;
-    src = value.data;
+    value->data = dst;
+    src = arg.data;
 
-    ngx_unescape_uri(&dst, &src, value.len, 0);
+    ngx_unescape_uri(&dst, &src, arg.len, 0);
 
-    id->len = dst - id->data;
+    value->len = dst - value->data;
 
     return NGX_OK;
 }
@@ -831,21 +855,20 @@ ngx_http_kafka_sse_parse_time(u_char *p, size_t len)
         p++;
 
     } else if ((*p == '+' || *p == '-') && last - p == 6 && p[3] == ':') {
-        hour = ngx_atoi(p + 1, 2);
-        n = ngx_atoi(p + 4, 2);
+        n = ngx_atoi(p + 1, 2);
+        zone = ngx_atoi(p + 4, 2);
 
-        if (hour < 0 || hour > 23 || n < 0 || n > 59) {
+        if (n < 0 || n > 23 || zone < 0 || zone > 59) {
             return -1;
         }
 
-        zone = (hour * 60 + n) * 60;
+        zone = (n * 60 + zone) * 60;
 
         if (*p == '-') {
             zone = -zone;
         }
 
         p += 6;
-        hour = ngx_atoi(p - 17, 2);
 
     } else {
         return -1;
