@@ -29,7 +29,10 @@
  * topic from its own positions.  A reader is the only fetcher of its
  * partition and is kept at or below the lowest position any subscriber
  * needs; each subscriber skips the records below its own position, so a
- * record reaches a subscriber at most once and none is skipped.
+ * record reaches a subscriber at most once and none is skipped.  A
+ * subscriber that cannot take more for now declines records and keeps
+ * its position; when it can again, it asks for a rewind, and the readers
+ * go back to its positions as they do for a new subscriber.
  *
  * Reader states:
  *
@@ -65,8 +68,13 @@
  */
 
 
-/* events served per wake-up before the bridge yields to other work */
+/*
+ * Events and record bytes served per wake-up.  Then the consumer yields
+ * to the event loop, so that clients' sockets drain and other requests
+ * run before the next batch.
+ */
 #define NGX_HTTP_KAFKA_CONSUMER_BATCH      256
+#define NGX_HTTP_KAFKA_CONSUMER_BYTES      65536
 
 /* how long a partition count learned from metadata is trusted */
 #define NGX_HTTP_KAFKA_METADATA_TTL        30000
@@ -129,6 +137,9 @@ static void ngx_http_kafka_consumer_topic_free(ngx_http_kafka_consumer_t *kc,
     ngx_http_kafka_topic_t *topic);
 static void ngx_http_kafka_consumer_seek(ngx_http_kafka_consumer_t *kc,
     rd_kafka_topic_partition_list_t *list);
+static ngx_int_t ngx_http_kafka_consumer_position(
+    ngx_http_kafka_consumer_t *kc, ngx_http_kafka_topic_t *topic,
+    ngx_http_kafka_sub_t *sub, ngx_log_t *log);
 static void ngx_http_kafka_resolve_thread(void *data, ngx_log_t *log);
 static rd_kafka_resp_err_t ngx_http_kafka_resolve_offsets(
     ngx_http_kafka_resolve_t *rs, rd_kafka_topic_partition_list_t *list,
@@ -441,12 +452,19 @@ ngx_http_kafka_consumer_serve(void *data)
 {
     ngx_http_kafka_consumer_t  *kc = data;
 
+    size_t                     bytes;
     ngx_uint_t                 n;
     rd_kafka_event_t          *ev;
     rd_kafka_resp_err_t        err;
     const rd_kafka_message_t  *msg;
 
-    for (n = 0; n < NGX_HTTP_KAFKA_CONSUMER_BATCH; n++) {
+    bytes = 0;
+
+    for (n = 0;
+         n < NGX_HTTP_KAFKA_CONSUMER_BATCH
+         && bytes < NGX_HTTP_KAFKA_CONSUMER_BYTES;
+         n++)
+    {
         ev = rd_kafka_queue_poll(kc->queue, 0);
         if (ev == NULL) {
             return NGX_OK;
@@ -456,6 +474,7 @@ ngx_http_kafka_consumer_serve(void *data)
 
         case RD_KAFKA_EVENT_FETCH:
             while ((msg = rd_kafka_event_message_next(ev)) != NULL) {
+                bytes += msg->len + msg->key_len;
                 ngx_http_kafka_consumer_record(kc, msg);
             }
 
@@ -485,7 +504,15 @@ ngx_http_kafka_consumer_serve(void *data)
         rd_kafka_event_destroy(ev);
     }
 
-    return NGX_AGAIN;
+    /*
+     * The bridge would post itself to run again before the event loop
+     * polls; posting it to the next iteration instead lets clients' write
+     * events in first.
+     */
+
+    ngx_post_event(kc->bridge.connection->read, &ngx_posted_next_events);
+
+    return NGX_OK;
 }
 
 
@@ -560,8 +587,9 @@ ngx_http_kafka_consumer_record(ngx_http_kafka_consumer_t *kc,
             continue;
         }
 
-        sub->next[p] = msg->offset + 1;
-        sub->handler(sub, &rec);
+        if (sub->handler(sub, &rec) == NGX_OK) {
+            sub->next[p] = msg->offset + 1;
+        }
     }
 
     if (rec.release) {
@@ -669,7 +697,9 @@ ngx_http_kafka_consumer_seek(ngx_http_kafka_consumer_t *kc,
     for (i = 0; i < list->cnt; i++) {
         tp = &list->elems[i];
 
-        if (tp->err) {
+        /* an asynchronous seek reports "in progress" for every partition */
+
+        if (tp->err && tp->err != RD_KAFKA_RESP_ERR__IN_PROGRESS) {
             ngx_log_error(NGX_LOG_ALERT, kc->log, 0,
                           "kafka consumer seek of %s[%D] to %O failed: %s",
                           tp->topic, tp->partition, (off_t) tp->offset,
@@ -688,14 +718,11 @@ ngx_int_t
 ngx_http_kafka_consumer_subscribe(ngx_http_kafka_sub_t *sub, ngx_str_t *name,
     ngx_log_t *log)
 {
-    int64_t                           want;
     int32_t                           p;
     uint32_t                          hash;
     ngx_http_kafka_topic_t           *topic;
-    ngx_http_kafka_reader_t          *rd, *readers;
+    ngx_http_kafka_reader_t          *readers;
     ngx_http_kafka_consumer_t        *kc;
-    rd_kafka_error_t                 *error;
-    rd_kafka_topic_partition_list_t  *assign, *seek;
 
     kc = ngx_http_kafka_the_consumer;
     if (kc == NULL) {
@@ -745,89 +772,8 @@ ngx_http_kafka_consumer_subscribe(ngx_http_kafka_sub_t *sub, ngx_str_t *name,
         topic->npartitions = sub->npartitions;
     }
 
-    assign = NULL;
-    seek = NULL;
-
-    for (p = 0; p < sub->npartitions; p++) {
-        rd = &topic->readers[p];
-        want = sub->next[p];
-
-        switch (rd->state) {
-
-        case NGX_HTTP_KAFKA_READER_IDLE:
-            if (assign == NULL) {
-                assign = rd_kafka_topic_partition_list_new(sub->npartitions);
-                if (assign == NULL) {
-                    goto failed;
-                }
-            }
-
-            rd_kafka_topic_partition_list_add(assign,
-                                              (char *) topic->sn.str.data,
-                                              p)->offset = want;
-            break;
-
-        case NGX_HTTP_KAFKA_READER_STARTING:
-            if (want < rd->pos && (rd->rewind < 0 || want < rd->rewind)) {
-                rd->rewind = want;
-            }
-
-            break;
-
-        default: /* NGX_HTTP_KAFKA_READER_ACTIVE */
-            if (want < rd->pos) {
-                if (seek == NULL) {
-                    seek = rd_kafka_topic_partition_list_new(
-                                                          sub->npartitions);
-                    if (seek == NULL) {
-                        goto failed;
-                    }
-                }
-
-                rd_kafka_topic_partition_list_add(seek,
-                                              (char *) topic->sn.str.data,
-                                              p)->offset = want;
-                rd->pos = want;
-            }
-
-            break;
-        }
-    }
-
-    if (assign) {
-        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, log, 0,
-                       "kafka consumer assign %V: %d partition(s)",
-                       name, assign->cnt);
-
-        error = rd_kafka_incremental_assign(kc->rk, assign);
-
-        if (error) {
-            ngx_log_error(NGX_LOG_ERR, log, 0,
-                          "kafka consumer could not assign \"%V\": %s",
-                          name, rd_kafka_error_string(error));
-            rd_kafka_error_destroy(error);
-            rd_kafka_topic_partition_list_destroy(assign);
-
-            if (seek) {
-                rd_kafka_topic_partition_list_destroy(seek);
-            }
-
-            goto failed;
-        }
-
-        for (p = 0; p < assign->cnt; p++) {
-            rd = &topic->readers[assign->elems[p].partition];
-            rd->state = NGX_HTTP_KAFKA_READER_STARTING;
-            rd->pos = assign->elems[p].offset;
-            rd->rewind = -1;
-        }
-
-        rd_kafka_topic_partition_list_destroy(assign);
-    }
-
-    if (seek) {
-        ngx_http_kafka_consumer_seek(kc, seek);
-        rd_kafka_topic_partition_list_destroy(seek);
+    if (ngx_http_kafka_consumer_position(kc, topic, sub, log) != NGX_OK) {
+        goto failed;
     }
 
     sub->topic = topic;
@@ -843,6 +789,124 @@ failed:
     }
 
     return NGX_ERROR;
+}
+
+
+/*
+ * Moves the readers of the topic so that none is past the subscriber's
+ * positions: idle ones are assigned there, starting ones remember a
+ * rewind, active ones seek.
+ */
+
+static ngx_int_t
+ngx_http_kafka_consumer_position(ngx_http_kafka_consumer_t *kc,
+    ngx_http_kafka_topic_t *topic, ngx_http_kafka_sub_t *sub, ngx_log_t *log)
+{
+    int                               i;
+    int64_t                           want;
+    int32_t                           p;
+    ngx_int_t                         rc;
+    rd_kafka_error_t                 *error;
+    ngx_http_kafka_reader_t          *rd;
+    rd_kafka_topic_partition_list_t  *assign, *seek;
+
+    assign = rd_kafka_topic_partition_list_new(sub->npartitions);
+    seek = rd_kafka_topic_partition_list_new(sub->npartitions);
+
+    if (assign == NULL || seek == NULL) {
+        rc = NGX_ERROR;
+        goto done;
+    }
+
+    for (p = 0; p < sub->npartitions; p++) {
+        rd = &topic->readers[p];
+        want = sub->next[p];
+
+        switch (rd->state) {
+
+        case NGX_HTTP_KAFKA_READER_IDLE:
+            rd_kafka_topic_partition_list_add(assign,
+                                              (char *) topic->sn.str.data,
+                                              p)->offset = want;
+            break;
+
+        case NGX_HTTP_KAFKA_READER_STARTING:
+            if (want < rd->pos && (rd->rewind < 0 || want < rd->rewind)) {
+                rd->rewind = want;
+            }
+
+            break;
+
+        default: /* NGX_HTTP_KAFKA_READER_ACTIVE */
+            if (want < rd->pos) {
+                rd_kafka_topic_partition_list_add(seek,
+                                              (char *) topic->sn.str.data,
+                                              p)->offset = want;
+                rd->pos = want;
+            }
+
+            break;
+        }
+    }
+
+    rc = NGX_OK;
+
+    if (assign->cnt) {
+        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, log, 0,
+                       "kafka consumer assign %V: %d partition(s)",
+                       &topic->sn.str, assign->cnt);
+
+        error = rd_kafka_incremental_assign(kc->rk, assign);
+
+        if (error) {
+            ngx_log_error(NGX_LOG_ERR, log, 0,
+                          "kafka consumer could not assign \"%V\": %s",
+                          &topic->sn.str, rd_kafka_error_string(error));
+            rd_kafka_error_destroy(error);
+            rc = NGX_ERROR;
+            goto done;
+        }
+
+        for (i = 0; i < assign->cnt; i++) {
+            rd = &topic->readers[assign->elems[i].partition];
+            rd->state = NGX_HTTP_KAFKA_READER_STARTING;
+            rd->pos = assign->elems[i].offset;
+            rd->rewind = -1;
+        }
+    }
+
+    if (seek->cnt) {
+        ngx_http_kafka_consumer_seek(kc, seek);
+    }
+
+done:
+
+    if (assign) {
+        rd_kafka_topic_partition_list_destroy(assign);
+    }
+
+    if (seek) {
+        rd_kafka_topic_partition_list_destroy(seek);
+    }
+
+    return rc;
+}
+
+
+/* a subscriber that declined records can take them again */
+
+void
+ngx_http_kafka_consumer_rewind(ngx_http_kafka_sub_t *sub, ngx_log_t *log)
+{
+    ngx_http_kafka_consumer_t  *kc;
+
+    kc = ngx_http_kafka_the_consumer;
+
+    if (kc == NULL || sub->topic == NULL) {
+        return;
+    }
+
+    (void) ngx_http_kafka_consumer_position(kc, sub->topic, sub, log);
 }
 
 

@@ -88,6 +88,9 @@
 /* room for a short comment (": ping\n") in front of an id line */
 #define NGX_HTTP_KAFKA_SSE_COMMENT_LEN  64
 
+/* a paused client that takes nothing for this long is closed */
+#define NGX_HTTP_KAFKA_SSE_STALL        5000
+
 #define NGX_HTTP_KAFKA_SSE_MAX_PARTITIONS  100000
 #define NGX_HTTP_KAFKA_SSE_MAX_OFFSET      0x7fffffffffffffffLL
 
@@ -179,12 +182,15 @@ typedef struct {
 
     ngx_event_t                       heartbeat;
     ngx_msec_t                        last_output;
+    ngx_msec_t                        paused_since;
+    ngx_uint_t                        pieces;
 
     ngx_uint_t                        state;
     const char                       *close_reason;
 
     unsigned                          in_flush:1;
     unsigned                          id_stale:1;
+    unsigned                          paused:1;
     unsigned                          overflow:1;
     unsigned                          filter:1;
     unsigned                          subscribed:1;
@@ -215,7 +221,7 @@ static ngx_int_t ngx_http_kafka_sse_start(ngx_http_request_t *r,
 static ngx_int_t ngx_http_kafka_sse_send_header(ngx_http_request_t *r);
 static ngx_int_t ngx_http_kafka_sse_unavailable(ngx_http_request_t *r,
     ngx_http_kafka_sse_ctx_t *ctx, const char *fmt, ...);
-static void ngx_http_kafka_sse_record(ngx_http_kafka_sub_t *sub,
+static ngx_int_t ngx_http_kafka_sse_record(ngx_http_kafka_sub_t *sub,
     ngx_http_kafka_record_t *rec);
 static ngx_http_kafka_sse_msg_t *ngx_http_kafka_sse_shared(
     ngx_http_kafka_record_t *rec, ngx_http_kafka_sse_ctx_t *ctx);
@@ -238,6 +244,7 @@ static void ngx_http_kafka_sse_append(ngx_http_kafka_sse_ctx_t *ctx,
 static ngx_int_t ngx_http_kafka_sse_push(ngx_http_kafka_sse_ctx_t *ctx,
     ngx_uint_t progress);
 static ngx_int_t ngx_http_kafka_sse_output(ngx_http_kafka_sse_ctx_t *ctx);
+static void ngx_http_kafka_sse_check(ngx_http_kafka_sse_ctx_t *ctx);
 static void ngx_http_kafka_sse_release(ngx_http_kafka_sse_ctx_t *ctx);
 static void ngx_http_kafka_sse_out_free(ngx_http_kafka_sse_ctx_t *ctx,
     ngx_http_kafka_sse_out_t *out);
@@ -1213,7 +1220,7 @@ ngx_http_kafka_sse_unavailable(ngx_http_request_t *r,
 
 /* the consumer hands over a record at or after the client's position */
 
-static void
+static ngx_int_t
 ngx_http_kafka_sse_record(ngx_http_kafka_sub_t *sub,
     ngx_http_kafka_record_t *rec)
 {
@@ -1228,14 +1235,16 @@ ngx_http_kafka_sse_record(ngx_http_kafka_sub_t *sub,
     msg = rec->msg;
     partition = msg->partition;
 
-    if (ctx->state != NGX_HTTP_KAFKA_SSE_STREAMING || ctx->overflow) {
-        return;
+    if (ctx->state != NGX_HTTP_KAFKA_SSE_STREAMING || ctx->overflow
+        || ctx->paused)
+    {
+        return NGX_DECLINED;
     }
 
     if (ctx->skipping && ctx->skipping[partition]) {
         if (rd_kafka_message_timestamp(msg, NULL) < ctx->since) {
             ctx->id_stale = 1;
-            return;
+            return NGX_OK;
         }
 
         ctx->skipping[partition] = 0;
@@ -1248,7 +1257,7 @@ ngx_http_kafka_sse_record(ngx_http_kafka_sub_t *sub,
                || ngx_memcmp(msg->key, ctx->key.data, ctx->key.len) != 0)))
     {
         ctx->id_stale = 1;
-        return;
+        return NGX_OK;
     }
 
     m = ngx_http_kafka_sse_shared(rec, ctx);
@@ -1276,7 +1285,7 @@ ngx_http_kafka_sse_record(ngx_http_kafka_sub_t *sub,
 
     ngx_http_kafka_sse_append(ctx, out, p);
 
-    return;
+    return NGX_OK;
 
 post:
 
@@ -1289,6 +1298,8 @@ post:
         ngx_post_event(&ngx_http_kafka_sse_worker.flush_event,
                        &ngx_posted_events);
     }
+
+    return NGX_DECLINED;
 }
 
 
@@ -1854,6 +1865,7 @@ ngx_http_kafka_sse_append(ngx_http_kafka_sse_ctx_t *ctx,
     *ctx->pending_last = out;
     ctx->pending_last = &out->next;
 
+    ctx->pieces++;
     ctx->queued += out->len;
     ctx->last_output = ngx_current_msec;
 
@@ -1861,15 +1873,7 @@ ngx_http_kafka_sse_append(ngx_http_kafka_sse_ctx_t *ctx,
         return;
     }
 
-    /* one event is always let through, however large */
-
-    if (ctx->queued > ctx->conf->buffer && ctx->queued != out->len
-        && !ctx->overflow)
-    {
-        ctx->overflow = 1;
-        ctx->close_reason = "the client did not read its events fast enough "
-                            "(kafka_consume_buffer exceeded)";
-    }
+    ngx_http_kafka_sse_check(ctx);
 
     if (!ctx->in_flush) {
         ngx_queue_insert_tail(&ngx_http_kafka_sse_worker.flush, &ctx->flush);
@@ -1879,6 +1883,54 @@ ngx_http_kafka_sse_append(ngx_http_kafka_sse_ctx_t *ctx,
     if (!ngx_http_kafka_sse_worker.flush_event.posted) {
         ngx_post_event(&ngx_http_kafka_sse_worker.flush_event,
                        &ngx_posted_events);
+    }
+}
+
+
+/*
+ * The output cap.  Above kafka_consume_buffer (a single event is always
+ * let through, however large) the client is paused: it declines records
+ * and keeps its positions, so nothing is lost and its memory stays
+ * bounded while other clients go on.  Below half the cap again it asks
+ * the consumer to rewind to its positions and catches up from Kafka.  A
+ * client that stays paused for NGX_HTTP_KAFKA_SSE_STALL takes nothing at
+ * all and is closed by the heartbeat handler.
+ */
+
+static void
+ngx_http_kafka_sse_check(ngx_http_kafka_sse_ctx_t *ctx)
+{
+    size_t  cap;
+
+    cap = ctx->conf->buffer;
+
+    if (!ctx->paused) {
+        if (ctx->queued > cap && ctx->pieces > 1) {
+            ctx->paused = 1;
+            ctx->paused_since = ngx_current_msec;
+
+            ngx_log_debug1(NGX_LOG_DEBUG_HTTP,
+                           ctx->request->connection->log, 0,
+                           "kafka sse client paused, %uz bytes queued",
+                           ctx->queued);
+
+            if (ctx->heartbeat.timer_set) {
+                ngx_add_timer(&ctx->heartbeat, NGX_HTTP_KAFKA_SSE_STALL);
+            }
+        }
+
+        return;
+    }
+
+    if (ctx->queued <= cap / 2 && ctx->state == NGX_HTTP_KAFKA_SSE_STREAMING) {
+        ctx->paused = 0;
+
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ctx->request->connection->log, 0,
+                       "kafka sse client resumes, %uz bytes queued",
+                       ctx->queued);
+
+        ngx_http_kafka_consumer_rewind(&ctx->sub,
+                                       ctx->request->connection->log);
     }
 }
 
@@ -1977,9 +2029,10 @@ ngx_http_kafka_sse_output(ngx_http_kafka_sse_ctx_t *ctx)
 static void
 ngx_http_kafka_sse_release(ngx_http_kafka_sse_ctx_t *ctx)
 {
+    ngx_uint_t                 freed;
     ngx_http_kafka_sse_out_t  *out;
 
-    while (ctx->busy) {
+    for (freed = 0; ctx->busy; freed++) {
         out = ctx->busy;
 
         if (out->buf[1].pos != out->buf[1].last
@@ -1990,12 +2043,19 @@ ngx_http_kafka_sse_release(ngx_http_kafka_sse_ctx_t *ctx)
 
         ctx->busy = out->next;
         ctx->queued -= out->len;
+        ctx->pieces--;
 
         ngx_http_kafka_sse_out_free(ctx, out);
     }
 
     if (ctx->busy == NULL) {
         ctx->busy_last = &ctx->busy;
+    }
+
+    if (ctx->paused && freed) {
+        /* progress: a stall is measured from the last one */
+        ctx->paused_since = ngx_current_msec;
+        ngx_http_kafka_sse_check(ctx);
     }
 }
 
@@ -2045,12 +2105,6 @@ ngx_http_kafka_sse_flush_handler(ngx_event_t *ev)
         ngx_http_set_log_request(c->log, r);
 
         if (ctx->overflow) {
-            if (ctx->queued > ctx->conf->buffer) {
-                ngx_log_error(NGX_LOG_INFO, c->log, 0,
-                              "kafka_consume_sse: closing a slow client, "
-                              "%uz bytes queued", ctx->queued);
-            }
-
             ngx_http_kafka_sse_close(ctx, ctx->close_reason);
 
         } else if (ngx_http_kafka_sse_push(ctx, 0) == NGX_ERROR) {
@@ -2111,6 +2165,26 @@ ngx_http_kafka_sse_heartbeat_handler(ngx_event_t *ev)
         return;
     }
 
+    if (ctx->paused
+        && ngx_current_msec - ctx->paused_since >= NGX_HTTP_KAFKA_SSE_STALL)
+    {
+        ngx_log_error(NGX_LOG_INFO, ctx->request->connection->log, 0,
+                      "kafka_consume_sse: closing a client that took "
+                      "nothing for %M ms, %uz bytes queued",
+                      ngx_current_msec - ctx->paused_since, ctx->queued);
+
+        ngx_http_kafka_sse_close(ctx, "the client did not read its events "
+                                 "fast enough (kafka_consume_buffer full)");
+        ngx_http_run_posted_requests(ctx->request->connection);
+        return;
+    }
+
+    if (ctx->paused) {
+        ngx_add_timer(ev, NGX_HTTP_KAFKA_SSE_STALL
+                          - (ngx_current_msec - ctx->paused_since));
+        return;
+    }
+
     silent = ngx_current_msec - ctx->last_output;
 
     if (silent < ctx->conf->heartbeat) {
@@ -2167,6 +2241,7 @@ ngx_http_kafka_sse_close(ngx_http_kafka_sse_ctx_t *ctx, const char *reason)
     for (out = ctx->pending; out; out = next) {
         next = out->next;
         ctx->queued -= out->len;
+        ctx->pieces--;
         ngx_http_kafka_sse_out_free(ctx, out);
     }
 
@@ -2466,6 +2541,12 @@ ngx_http_kafka_sse_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                                "control characters");
             return NGX_CONF_ERROR;
         }
+    }
+
+    if (conf->heartbeat == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"kafka_consume_heartbeat\" must not be 0");
+        return NGX_CONF_ERROR;
     }
 
     if (conf->buffer == 0) {

@@ -28,7 +28,8 @@ typedef struct ngx_http_kafka_sub_s      ngx_http_kafka_sub_t;
 typedef struct ngx_http_kafka_record_s   ngx_http_kafka_record_t;
 typedef struct ngx_http_kafka_resolve_s  ngx_http_kafka_resolve_t;
 
-typedef void (*ngx_http_kafka_record_pt)(ngx_http_kafka_sub_t *sub,
+/* NGX_OK: taken (or filtered out); NGX_DECLINED: not now, keep the position */
+typedef ngx_int_t (*ngx_http_kafka_record_pt)(ngx_http_kafka_sub_t *sub,
     ngx_http_kafka_record_t *rec);
 typedef void (*ngx_http_kafka_resolve_pt)(ngx_http_kafka_resolve_t *rs);
 
@@ -59,8 +60,8 @@ struct ngx_http_kafka_sub_s {
 
     /*
      * next[p]: the offset of the next record of partition p that the
-     * subscriber wants; the consumer advances it past every record it
-     * hands over, including those the handler then filters out.
+     * subscriber wants; the consumer advances it past every record the
+     * handler takes, including those the handler filters out.
      */
     int64_t                          *next;
     int32_t                           npartitions;
@@ -126,6 +127,8 @@ void ngx_http_kafka_consumer_resolve_cancel(ngx_http_kafka_resolve_t *rs);
 ngx_int_t ngx_http_kafka_consumer_subscribe(ngx_http_kafka_sub_t *sub,
     ngx_str_t *topic, ngx_log_t *log);
 void ngx_http_kafka_consumer_unsubscribe(ngx_http_kafka_sub_t *sub);
+void ngx_http_kafka_consumer_rewind(ngx_http_kafka_sub_t *sub,
+    ngx_log_t *log);
 
 
 #endif /* _NGX_HTTP_KAFKA_SSE_H_INCLUDED_ */
