@@ -520,6 +520,7 @@ static void
 ngx_http_kafka_consumer_record(ngx_http_kafka_consumer_t *kc,
     const rd_kafka_message_t *msg)
 {
+    int64_t                   prev;
     int32_t                   p;
     ngx_str_t                 name;
     ngx_queue_t              *q;
@@ -587,8 +588,13 @@ ngx_http_kafka_consumer_record(ngx_http_kafka_consumer_t *kc,
             continue;
         }
 
-        if (sub->handler(sub, &rec) == NGX_OK) {
-            sub->next[p] = msg->offset + 1;
+        /* the handler sees the position after this record (its id) */
+
+        prev = sub->next[p];
+        sub->next[p] = msg->offset + 1;
+
+        if (sub->handler(sub, &rec) != NGX_OK) {
+            sub->next[p] = prev;
         }
     }
 
