@@ -1023,24 +1023,6 @@ ngx_http_kafka_sse_start(ngx_http_request_t *r, ngx_http_kafka_sse_ctx_t *ctx,
 
     } else if (ctx->resume) {
 
-        /* partitions missing from the id are new: read from their start */
-
-        for (part = 0, i = 0; part < n; part++) {
-            while (i < ctx->nresume && ctx->resume[i].partition < part) {
-                i++;
-            }
-
-            if (i < ctx->nresume && ctx->resume[i].partition == part) {
-                continue;
-            }
-
-            next[part] = rs->low[part];
-
-            p = ngx_slprintf(p, last, ": partition %D is not in the id, "
-                             "reading it from its log start %L\n",
-                             part, rs->low[part]);
-        }
-
         for (i = 0; i < ctx->nresume; i++) {
             part = ctx->resume[i].partition;
             want = ctx->resume[i].offset;
@@ -1067,6 +1049,24 @@ ngx_http_kafka_sse_start(ngx_http_request_t *r, ngx_http_kafka_sse_ctx_t *ctx,
             }
 
             next[part] = want;
+        }
+
+        /* partitions missing from the id are new: read from their start */
+
+        for (part = 0, i = 0; part < n; part++) {
+            while (i < ctx->nresume && ctx->resume[i].partition < part) {
+                i++;
+            }
+
+            if (i < ctx->nresume && ctx->resume[i].partition == part) {
+                continue;
+            }
+
+            next[part] = rs->low[part];
+
+            p = ngx_slprintf(p, last, ": partition %D is not in the id, "
+                             "reading it from its log start %L\n",
+                             part, rs->low[part]);
         }
 
     } else {
