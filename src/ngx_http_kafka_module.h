@@ -118,6 +118,7 @@ typedef struct {
 extern ngx_module_t  ngx_http_kafka_gateway_module;
 extern ngx_module_t  ngx_http_kafka_produce_module;
 extern ngx_module_t  ngx_http_kafka_jwt_module;
+extern ngx_module_t  ngx_http_kafka_sse_module;
 
 
 /* ngx_http_kafka_client.c: the per-worker producer and the bridge */
