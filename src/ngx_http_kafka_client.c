@@ -194,6 +194,16 @@ ngx_http_kafka_producer(void)
 }
 
 
+/* errors seen (a broker down, a failed connect) and no success since */
+
+ngx_uint_t
+ngx_http_kafka_producer_unhealthy(void)
+{
+    return ngx_http_kafka_the_producer
+           && ngx_http_kafka_the_producer->health.nseen > 0;
+}
+
+
 ngx_http_kafka_producer_stats_t *
 ngx_http_kafka_producer_stats(void)
 {

@@ -128,6 +128,7 @@ void ngx_http_kafka_producer_exit(ngx_cycle_t *cycle,
     ngx_http_kafka_main_conf_t *kmcf);
 rd_kafka_t *ngx_http_kafka_producer(void);
 ngx_http_kafka_producer_stats_t *ngx_http_kafka_producer_stats(void);
+ngx_uint_t ngx_http_kafka_producer_unhealthy(void);
 
 ngx_int_t ngx_http_kafka_bridge_open(ngx_http_kafka_bridge_t *bridge,
     rd_kafka_queue_t *queue, ngx_http_kafka_bridge_serve_pt serve,

@@ -1245,7 +1245,19 @@ ngx_http_kafka_produce_respond(ngx_http_request_t *r,
     }
 
     if (failed) {
-        if (timed_out) {
+        if (timed_out && ngx_http_kafka_producer_unhealthy()) {
+            /*
+             * Kafka is known to be unreachable: a retriable outage, even
+             * though librdkafka keeps the records until message.timeout.ms
+             */
+            message = "Kafka is unavailable: no acknowledgement within "
+                      "kafka_produce_timeout; the records without one are "
+                      "still written if it recovers within "
+                      "message.timeout.ms";
+            status = NGX_HTTP_SERVICE_UNAVAILABLE;
+            code = 50303;
+
+        } else if (timed_out) {
             message = "no acknowledgement from Kafka within "
                       "kafka_produce_timeout; the records without one may "
                       "still be written";
