@@ -7,7 +7,8 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 prefix=$top/build/run
 port=${RUN_PORT:-8080}
 
-mkdir -p "$prefix/conf" "$prefix/logs"
+mkdir -p "$prefix/conf" "$prefix/logs" "$prefix/html"
+cp "$top/examples/sse.html" "$prefix/html/"
 
 sed -e "s#^load_module .*#load_module $MODULE;#" \
     -e "s#^\( *\)kafka_brokers .*#\1kafka_brokers  $KAFKA_BROKERS;#" \
@@ -37,6 +38,11 @@ Try:
   curl -X POST --data 'hello' 'http://127.0.0.1:$port/topics/greetings?key=k1'
 
   kcat -C -b $KAFKA_BROKERS -t sales -o beginning -e -f '%p:%o key=%k value=%s\\n'
+
+  curl -N 'http://127.0.0.1:$port/events/sales?last_event_id=0:0,1:0,2:0,3:0'
+      (server-sent events from the start of every partition, then live)
+
+  a browser: http://127.0.0.1:$port/sse.html?topic=sales
 
 Ctrl-C stops nginx and the broker.
 
