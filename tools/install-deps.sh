@@ -9,6 +9,14 @@ pkgs="nginx nginx-dev librdkafka-dev libjansson-dev libjwt-dev
       libtest-base-perl libtext-diff-perl libwww-perl libipc-run-perl
       liblist-moreutils-perl libtest-longstring-perl libipc-run3-perl"
 
+# the browser test (t/sse-browser.t): Debian's chromium, and node/npm for
+# playwright-core unless a node is already installed
+pkgs="$pkgs chromium"
+if ! command -v node > /dev/null 2>&1 || ! command -v npm > /dev/null 2>&1
+then
+    pkgs="$pkgs nodejs npm"
+fi
+
 pkgs="$pkgs ${EXTRA_PACKAGES:-}"
 
 missing=
