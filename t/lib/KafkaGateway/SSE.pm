@@ -21,7 +21,7 @@ use Test::More;
 our @EXPORT = qw(sse_start_nginx sse_stop_nginx sse_reload sse_worker_pids
                  sse_produce sse_open sse_read sse_get sse_error_log
                  sse_partitions sse_port sse_unique_topic sse_request
-                 sse_valgrind);
+                 sse_valgrind sse_close);
 
 my $port = $ENV{TEST_NGINX_PORT} || 2984;
 my $binary = $ENV{TEST_NGINX_BINARY} || '/usr/sbin/nginx';
@@ -173,6 +173,21 @@ sub sse_stop_nginx {
                   // '';
         unlike($log, qr/definitely lost: [1-9]|Invalid (read|write)|uninitialised/,
                'valgrind: no invalid accesses, nothing definitely lost');
+    }
+}
+
+# a test that dies leaves no nginx behind to hold the port
+END {
+    local $?;
+    if ($servroot && !sse_valgrind()) {
+        my $master = sse_master_pid();
+        if ($master && kill 0, $master) {
+            kill 'QUIT', $master;
+            for (1 .. 50) {
+                last unless kill 0, $master;
+                sleep 0.1;
+            }
+        }
     }
 }
 
