@@ -9,7 +9,7 @@
 BUILD      ?= $(CURDIR)/build
 NGINX_BIN  ?= /usr/sbin/nginx
 RUN_PORT   ?= 8080
-PROVE_ARGS ?= t/*.t
+PROVE_ARGS ?= t/*.t t/selftest/*.t
 
 MODULE     = $(BUILD)/ngx_http_kafka_gateway_module.so
 TOOLS      = $(BUILD)/kafka-dev-broker $(BUILD)/kafka-dev-dump
@@ -52,9 +52,10 @@ run: all
 test: all
 	tools/with-broker.sh prove $(PROVE_INC) $(PROVE_ARGS)
 
+# the runner's own self-tests (t/selftest) are not memory-checked
 test-valgrind: all
 	TEST_NGINX_USE_VALGRIND=1 tools/with-broker.sh \
-	    prove $(PROVE_INC) $(PROVE_ARGS)
+	    prove $(PROVE_INC) $(or $(VALGRIND_PROVE_ARGS),t/*.t)
 
 bench: all
 	bench/run.sh
