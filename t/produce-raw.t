@@ -298,3 +298,22 @@ api answered
 --- error_code eval
 [200, 200, 200]
 --- kafka_topic_count: raw-keepalive 3
+
+
+
+=== TEST 17: a chunked body arriving in several pieces is one record, bytes in order
+--- config
+    location /p {
+        kafka_produce raw-chunked;
+    }
+--- raw_request eval
+[ "POST /p HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
+  . "Transfer-Encoding: chunked\r\n\r\n",
+  "5\r\nfirst\r\n",
+  "7\r\n-second\r\n",
+  "1\r\n-\r\n6\r\nthird\n\r\n",
+  "0\r\n\r\n" ]
+--- error_code: 200
+--- kafka_topic: raw-chunked
+--- kafka_records eval
+[ { key => undef, value => "first-second-third\n" } ]

@@ -265,3 +265,19 @@ Content-Type: application/vnd.kafka.json.v2+json
 --- error_code: 404
 --- response_body_like: ^\{"error_code":40402,"message":"[^"]+","offsets":\[\{"partition":null,"offset":null,"error_code":1,"error":"[^"]+"\}\]
 --- kafka_topic_count: rest-nopart 0
+
+
+
+=== TEST 18: an envelope split mid-token across chunked pieces is parsed whole
+--- raw_request eval
+my @p = ('{"records":[{"key":"k","va', 'lue":{"n":', '1}},{"value":"tw', 'o"}]}');
+[ "POST /topics/rest-split HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
+  . "Content-Type: application/vnd.kafka.json.v2+json\r\n"
+  . "Transfer-Encoding: chunked\r\n\r\n",
+  (map { sprintf("%x\r\n%s\r\n", length $_, $_) } @p),
+  "0\r\n\r\n" ]
+--- error_code: 200
+--- response_body_like: ^\{"offsets":\[\{"partition":\d,"offset":\d+,"error_code":null,"error":null\},\{"partition":\d,"offset":\d+,"error_code":null,"error":null\}\]
+--- kafka_topic: rest-split
+--- kafka_records eval
+[ { key => '"k"', value => '{"n":1}' }, { key => undef, value => '"two"' } ]
