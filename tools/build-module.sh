@@ -6,7 +6,7 @@
 # NGINX_SRC: the nginx tree (default: Debian's nginx-dev copy at
 # /usr/share/nginx/src, whose "conf_flags" file holds the configure flags of
 # Debian's /usr/sbin/nginx).  Any other tree is configured with
-# --with-compat plus NGINX_CONFIGURE_FLAGS, so the module loads into an
+# --with-compat --with-threads plus NGINX_CONFIGURE_FLAGS, so the module loads into an
 # nginx of the same version built with --with-compat.
 # MODULE_CC_OPT: extra compiler flags (e.g. -fsanitize=address).
 set -euo pipefail
@@ -34,7 +34,7 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
         # shellcheck disable=SC1091
         . ./conf_flags
     else
-        NGX_CONF_FLAGS=(--with-compat)
+        NGX_CONF_FLAGS=(--with-compat --with-threads)
     fi
 
     # shellcheck disable=SC2086
