@@ -179,11 +179,12 @@ sub sse_stop_nginx {
 # a test that dies leaves no nginx behind to hold the port
 END {
     local $?;
-    if ($servroot && !sse_valgrind()) {
+    if ($servroot) {
         my $master = sse_master_pid();
         if ($master && kill 0, $master) {
             kill 'QUIT', $master;
-            for (1 .. 50) {
+            for (1 .. (sse_valgrind() ? 300 : 50)) {
+                waitpid($master, 1) if sse_valgrind();
                 last unless kill 0, $master;
                 sleep 0.1;
             }
