@@ -132,6 +132,9 @@ static ngx_int_t ngx_http_kafka_produce_parse(ngx_http_request_t *r,
 static ngx_int_t ngx_http_kafka_produce_parse_field(ngx_http_request_t *r,
     ngx_http_kafka_produce_ctx_t *ctx, json_t *field, ngx_uint_t i,
     const char *name, u_char **data, size_t *len);
+static ngx_int_t ngx_http_kafka_produce_parse_json(ngx_http_request_t *r,
+    ngx_http_kafka_produce_ctx_t *ctx, json_t *field, ngx_uint_t i,
+    const char *name, u_char **data, size_t *len);
 static ngx_int_t ngx_http_kafka_produce_invalid(ngx_http_request_t *r,
     ngx_http_kafka_produce_ctx_t *ctx, ngx_uint_t code, const char *fmt, ...);
 static ngx_int_t ngx_http_kafka_produce_send(ngx_http_request_t *r,
@@ -590,21 +593,24 @@ ngx_http_kafka_produce_parse(ngx_http_request_t *r,
                       &jerr);
 
     if (root == NULL) {
-        return ngx_http_kafka_produce_invalid(r, ctx, 42201, "invalid JSON at line %d, column %d: %s",
+        return ngx_http_kafka_produce_invalid(r, ctx, 42201,
+                   "invalid JSON at line %d, column %d: %s",
                    jerr.line, jerr.column, jerr.text);
     }
 
     rc = NGX_OK;
 
     if (!json_is_object(root)) {
-        rc = ngx_http_kafka_produce_invalid(r, ctx, 42201, "the request body must be a JSON object");
+        rc = ngx_http_kafka_produce_invalid(r, ctx, 42201,
+                 "the request body must be a JSON object");
         goto done;
     }
 
     list = json_object_get(root, "records");
 
     if (!json_is_array(list) || json_array_size(list) == 0) {
-        rc = ngx_http_kafka_produce_invalid(r, ctx, 42201, "records: must be a non-empty array");
+        rc = ngx_http_kafka_produce_invalid(r, ctx, 42201,
+                 "records: must be a non-empty array");
         goto done;
     }
 
@@ -613,7 +619,8 @@ ngx_http_kafka_produce_parse(ngx_http_request_t *r,
         || json_object_get(root, "key_schema_id") != NULL
         || json_object_get(root, "value_schema_id") != NULL)
     {
-        rc = ngx_http_kafka_produce_invalid(r, ctx, 42202, "schemas are not supported: there is no schema "
+        rc = ngx_http_kafka_produce_invalid(r, ctx, 42202,
+                 "schemas are not supported: there is no schema "
                  "registry behind this endpoint");
         goto done;
     }
@@ -624,7 +631,8 @@ ngx_http_kafka_produce_parse(ngx_http_request_t *r,
         rec = json_array_get(list, i);
 
         if (!json_is_object(rec)) {
-            rc = ngx_http_kafka_produce_invalid(r, ctx, 42201, "records[%uz]: must be an object", i);
+            rc = ngx_http_kafka_produce_invalid(r, ctx, 42201,
+                     "records[%uz]: must be an object", i);
             goto done;
         }
 
@@ -700,7 +708,6 @@ ngx_http_kafka_produce_parse_field(ngx_http_request_t *r,
     ngx_http_kafka_produce_ctx_t *ctx, json_t *field, ngx_uint_t i,
     const char *name, u_char **data, size_t *len)
 {
-    size_t     size;
     ngx_str_t  src, dst;
 
     *data = NULL;
@@ -711,25 +718,13 @@ ngx_http_kafka_produce_parse_field(ngx_http_request_t *r,
     }
 
     if (ctx->format == NGX_HTTP_KAFKA_FORMAT_JSON) {
-        size = json_dumpb(field, NULL, 0, JSON_COMPACT|JSON_ENCODE_ANY);
-        if (size == 0) {
-            return ngx_http_kafka_produce_invalid(r, ctx, 42201, "records[%ui].%s: cannot be serialized",
-                       i, name);
-        }
-
-        *data = ngx_pnalloc(r->pool, size);
-        if (*data == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        *len = json_dumpb(field, (char *) *data, size,
-                          JSON_COMPACT|JSON_ENCODE_ANY);
-
-        return NGX_OK;
+        return ngx_http_kafka_produce_parse_json(r, ctx, field, i, name,
+                                                 data, len);
     }
 
     if (!json_is_string(field)) {
-        return ngx_http_kafka_produce_invalid(r, ctx, 42201, "records[%ui].%s: must be a base64 string or null",
+        return ngx_http_kafka_produce_invalid(r, ctx, 42201,
+                   "records[%ui].%s: must be a base64 string or null",
                    i, name);
     }
 
@@ -742,11 +737,88 @@ ngx_http_kafka_produce_parse_field(ngx_http_request_t *r,
     }
 
     if (src.len % 4 != 0 || ngx_decode_base64(&dst, &src) != NGX_OK) {
-        return ngx_http_kafka_produce_invalid(r, ctx, 42201, "records[%ui].%s: invalid base64", i, name);
+        return ngx_http_kafka_produce_invalid(r, ctx, 42201,
+                   "records[%ui].%s: invalid base64", i, name);
     }
 
     *data = dst.len ? dst.data : ngx_http_kafka_produce_empty;
     *len = dst.len;
+
+    return NGX_OK;
+}
+
+
+/*
+ * The compact JSON text of a json-format key or value, in one pass.  A
+ * string without quotes, backslashes or control characters (the usual
+ * case) is written as jansson would write it, without asking jansson;
+ * anything else is serialized into a buffer of a guessed size, and only
+ * if that was too small, again into one of the exact size.
+ */
+
+static ngx_int_t
+ngx_http_kafka_produce_parse_json(ngx_http_request_t *r,
+    ngx_http_kafka_produce_ctx_t *ctx, json_t *field, ngx_uint_t i,
+    const char *name, u_char **data, size_t *len)
+{
+    u_char  *p, *s, *end;
+    size_t   size, guess;
+
+    if (json_is_string(field)) {
+        s = (u_char *) json_string_value(field);
+        size = json_string_length(field);
+
+        for (p = s, end = s + size; p < end; p++) {
+            if (*p < 0x20 || *p == '"' || *p == '\\') {
+                break;
+            }
+        }
+
+        if (p == end) {
+            *data = ngx_pnalloc(r->pool, size + 2);
+            if (*data == NULL) {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+
+            p = *data;
+            *p++ = '"';
+            p = ngx_cpymem(p, s, size);
+            *p++ = '"';
+            *len = size + 2;
+
+            return NGX_OK;
+        }
+
+        guess = 2 * size + 16;
+
+    } else {
+        guess = 256;
+    }
+
+    *data = ngx_pnalloc(r->pool, guess);
+    if (*data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    size = json_dumpb(field, (char *) *data, guess,
+                      JSON_COMPACT|JSON_ENCODE_ANY);
+
+    if (size > guess) {
+        *data = ngx_pnalloc(r->pool, size);
+        if (*data == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        size = json_dumpb(field, (char *) *data, size,
+                          JSON_COMPACT|JSON_ENCODE_ANY);
+    }
+
+    if (size == 0) {
+        return ngx_http_kafka_produce_invalid(r, ctx, 42201,
+                   "records[%ui].%s: cannot be serialized", i, name);
+    }
+
+    *len = size;
 
     return NGX_OK;
 }

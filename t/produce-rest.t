@@ -281,3 +281,27 @@ my @p = ('{"records":[{"key":"k","va', 'lue":{"n":', '1}},{"value":"tw', 'o"}]}'
 --- kafka_topic: rest-split
 --- kafka_records eval
 [ { key => '"k"', value => '{"n":1}' }, { key => undef, value => '"two"' } ]
+
+
+
+=== TEST 19: json strings are written back as jansson writes them: escapes, UTF-8, long values
+--- request eval
+my $long = 'x' x 300;
+"POST /topics/rest-escapes\n"
+. '{"records":['
+. '{"value":"say \"hi\"\nbye\\\\"},'
+. '{"key":"caf\u00e9","value":"tab\there"},'
+. '{"value":{"a":"' . $long . '","b":[true,false,null]}},'
+. '{"value":"' . ('\u0001' x 50) . '"},'
+. '{"value":" \/ plain "}'
+. ']}'
+--- more_headers
+Content-Type: application/vnd.kafka.json.v2+json
+--- error_code: 200
+--- kafka_topic: rest-escapes
+--- kafka_records eval
+[ { key => undef, value => '"say \"hi\"\nbye\\\\"' },
+  { key => "\"caf\xc3\xa9\"", value => '"tab\there"' },
+  { key => undef, value => '{"a":"' . ('x' x 300) . '","b":[true,false,null]}' },
+  { key => undef, value => '"' . ('\u0001' x 50) . '"' },
+  { key => undef, value => '" / plain "' } ]
