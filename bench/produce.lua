@@ -1,0 +1,40 @@
+-- wrk script for the produce benchmark (bench/run.sh).
+--
+--   BENCH_BODY=raw BENCH_SIZE=1024      one record of SIZE bytes, text/plain
+--   BENCH_BODY=envelope BENCH_RECORDS=100 BENCH_SIZE=100
+--                                       a REST Proxy v2 JSON envelope of
+--                                       RECORDS records of SIZE-byte values
+--
+-- done() prints one machine-readable line; wrk's errors.status counts the
+-- answers that were not 2xx or 3xx.
+
+local kind = os.getenv("BENCH_BODY") or "raw"
+local size = tonumber(os.getenv("BENCH_SIZE") or "100")
+local nrec = tonumber(os.getenv("BENCH_RECORDS") or "100")
+
+wrk.method = "POST"
+
+if kind == "envelope" then
+    -- a JSON string value of SIZE bytes, quotes included
+    local value = '"' .. string.rep("x", size - 2) .. '"'
+    local records = {}
+    for i = 1, nrec do
+        records[i] = '{"value":' .. value .. '}'
+    end
+    wrk.body = '{"records":[' .. table.concat(records, ",") .. ']}'
+    wrk.headers["Content-Type"] = "application/vnd.kafka.json.v2+json"
+else
+    wrk.body = string.rep("x", size)
+    wrk.headers["Content-Type"] = "text/plain"
+end
+
+done = function(summary, latency, requests)
+    local secs = summary.duration / 1e6
+    local e = summary.errors
+    io.write(string.format(
+        "requests=%d secs=%.3f rps=%.1f p50_ms=%.3f p99_ms=%.3f " ..
+        "bad_status=%d socket_errors=%d\n",
+        summary.requests, secs, summary.requests / secs,
+        latency:percentile(50) / 1000, latency:percentile(99) / 1000,
+        e.status, e.connect + e.read + e.write + e.timeout))
+end

@@ -1,0 +1,489 @@
+#!/usr/bin/env bash
+# "make bench": the gateway measured side by side with references, in one
+# run on one machine, and the results as a Markdown table on stdout and in
+# bench/results/<date>.md.  See bench/README.md for what each figure means.
+#
+# Environment: BENCH_RUNS (3) repetitions of every cell, BENCH_SECONDS (5)
+# per produce cell, BENCH_SSE_SECONDS (6) per SSE rate, BENCH_SSE_CLIENTS
+# ("1000 10000"), BENCH_OUT (bench/results/<date>.md).
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+
+# the references come from Debian too; then a dev broker for the whole run
+if [ -z "${KAFKA_BROKERS:-}" ]; then
+    EXTRA_PACKAGES="wrk libnginx-mod-nchan" tools/install-deps.sh
+    exec tools/with-broker.sh "$0" "$@"
+fi
+
+BUILD=${BUILD:-$top/build}
+NGINX_BIN=${NGINX_BIN:-/usr/sbin/nginx}
+MODULE=${TEST_NGINX_LOAD_MODULES:-$BUILD/ngx_http_kafka_gateway_module.so}
+NCHAN=${NCHAN_MODULE:-/usr/lib/nginx/modules/ngx_nchan_module.so}
+RUNS=${BENCH_RUNS:-3}
+SECS=${BENCH_SECONDS:-5}
+SSE_SECS=${BENCH_SSE_SECONDS:-6}
+SSE_CLIENTS=${BENCH_SSE_CLIENTS:-1000 10000}
+OUT=${BENCH_OUT:-$top/bench/results/$(date -u +%F).md}
+PORT=${BENCH_PORT:-18480}
+PARTS=" ${BENCH_PARTS:-produce sse memory} "
+CONNS=64
+NOFILE=$(ulimit -Hn)     # nginx may not raise its worker's limit above it
+if [ "$NOFILE" = unlimited ] || [ "$NOFILE" -gt 65536 ]; then
+    NOFILE=65536
+fi
+
+work=$(mktemp -d /tmp/kafka-bench.XXXXXX)
+data=$work/data
+mkdir -p "$data" "$BUILD/bench"
+tick=$(getconf CLK_TCK)
+
+cleanup() {
+    local p
+    for p in "$work"/*/logs/nginx.pid; do
+        [ -f "$p" ] && kill -TERM "$(cat "$p")" 2>/dev/null || true
+    done
+    sleep 0.5
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+log() { printf '%s %s\n' "$(date -u +%T)" "$*" >&2; }
+
+for tool in wire publisher sse-client; do
+    libs=
+    case $tool in wire) libs=-lrdkafka ;; sse-client) libs=-lm ;; esac
+    cc -std=gnu99 -O2 -g -Wall -Wextra -Werror -o "$BUILD/bench/$tool" \
+       "bench/$tool.c" $libs
+done
+
+
+# --- nginx instances ------------------------------------------------------
+
+# start_nginx NAME: conf/nginx.conf under $work/NAME must exist; sets WPID
+start_nginx() {
+    local prefix=$work/$1 i
+    mkdir -p "$prefix/logs"
+    "$NGINX_BIN" -p "$prefix" -e logs/error.log -c conf/nginx.conf
+    for i in $(seq 1 50); do
+        [ -s "$prefix/logs/nginx.pid" ] && break
+        sleep 0.1
+    done
+    for i in $(seq 1 50); do
+        WPID=$(pgrep -P "$(cat "$prefix/logs/nginx.pid")" | head -1 || true)
+        [ -n "$WPID" ] && break
+        sleep 0.1
+    done
+    [ -n "$WPID" ] || { echo "bench: nginx $1 has no worker" >&2; exit 1; }
+}
+
+stop_nginx() {
+    local pid
+    pid=$(cat "$work/$1/logs/nginx.pid")
+    kill -QUIT "$pid"
+    while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+    rm -f "$work/$1/logs/nginx.pid"
+}
+
+# the common head of every configuration; $1: load_module lines
+conf_head() {
+    cat <<EOF
+$1
+worker_processes  1;
+worker_rlimit_nofile  $NOFILE;
+pid  logs/nginx.pid;
+error_log  logs/error.log  warn;
+events { worker_connections  32768; }
+http {
+    access_log  off;
+    keepalive_requests  100000000;
+    client_body_temp_path  body;
+EOF
+}
+
+write_conf() { mkdir -p "$work/$1/conf"; cat > "$work/$1/conf/nginx.conf"; }
+
+# The dev broker answers an empty Fetch only after fetch.wait.max.ms,
+# even when records arrive meanwhile (a real broker answers at once), so
+# the consumer's long poll is kept short here; see bench/README.md.
+{ conf_head "load_module $MODULE;"; cat <<EOF
+    kafka_brokers  $KAFKA_BROKERS;
+    kafka_consumer_property  fetch.wait.max.ms  10;
+    server {
+        listen  127.0.0.1:$PORT backlog=8192;
+        location = /ceiling { return 204; }
+        location ~ ^/ack/(?<t>[^/]+)$ { kafka_produce \$t; }
+        location ~ ^/noack/(?<t>[^/]+)$ {
+            kafka_produce \$t;
+            kafka_produce_ack  off;
+        }
+        location ~ ^/events/(?<t>[^/]+)$ { kafka_consume_sse \$t; }
+    }
+}
+EOF
+} | write_conf gateway
+
+{ conf_head "load_module $NCHAN;"; cat <<EOF
+    server {
+        listen  127.0.0.1:$((PORT + 1)) backlog=8192;
+        location = /pub { nchan_publisher; nchan_channel_id bench; }
+        location = /sub { nchan_subscriber; nchan_channel_id bench; }
+    }
+}
+EOF
+} | write_conf nchan
+
+{ conf_head ""; cat <<EOF
+    server {
+        listen  127.0.0.1:$((PORT + 2));
+        location = / { return 204; }
+    }
+}
+EOF
+} | write_conf plain
+
+
+# --- measurements ---------------------------------------------------------
+
+# field LINE NAME: the value of NAME=... in a line of key=value pairs
+field() { tr ' ' '\n' <<< "$1" | sed -n "s/^$2=//p" | head -1; }
+
+# add METRIC VALUE: one more sample
+add() { echo "$2" >> "$data/$1"; }
+
+# per_client RSS BASE N: KiB of worker memory per client
+per_client() { awk -v a="$1" -v b="$2" -v n="$3" 'BEGIN { printf "%.2f\n", (a - b) / n }'; }
+
+rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
+
+# CPU seconds of a process, all its threads
+cpu_s() {
+    awk -v t="$tick" '{ sub(/^.*\) /, ""); printf "%.3f\n", ($12 + $13) / t }' \
+        "/proc/$1/stat"
+}
+
+# median, min and max of a metric's samples: "M (min–max)" or "—"
+summary() {
+    [ -s "$data/$1" ] || { echo "—"; return; }
+    sort -g "$data/$1" | awk -v f="${2:-%.1f}" '
+        { v[NR] = $1 }
+        END {
+            m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+            printf f " (" f "–" f ")\n", m, v[1], v[NR]
+        }'
+}
+
+sum() { awk '{ s += $1 } END { print s + 0 }' "$data/$1"; }
+
+median() {
+    [ -s "$data/$1" ] || { echo ""; return; }
+    sort -g "$data/$1" | awk '{ v[NR] = $1 }
+        END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+# ratio A B: per-run ratios of two metrics of the same run, as a metric
+ratio() {
+    paste -d ' ' "$data/$1" "$data/$2" \
+        | awk '$2 > 0 { printf "%.4f\n", $1 / $2 }' > "$data/$3"
+}
+
+# wrk_cell NAME PATH BODY SIZE: one produce cell, samples under NAME_*
+wrk_cell() {
+    local out
+    out=$(BENCH_BODY=$3 BENCH_SIZE=$4 BENCH_RECORDS=100 \
+          wrk -t1 -c$CONNS -d"${SECS}s" --timeout 10s -s bench/produce.lua \
+              "http://127.0.0.1:$PORT$2" | tail -1)
+    log "$1: $out"
+    add "$1_rps" "$(field "$out" rps)"
+    add "$1_p50" "$(field "$out" p50_ms)"
+    add "$1_p99" "$(field "$out" p99_ms)"
+    add "$1_bad" "$(( $(field "$out" bad_status) + $(field "$out" socket_errors) ))"
+}
+
+wire_cell() {
+    local out
+    out=$("$BUILD/bench/wire" -b "$KAFKA_BROKERS" -t "bench-wire-$2" \
+          -s "$2" -d "$SECS" -w $CONNS)
+    log "$1: $out"
+    add "$1_rps" "$(field "$out" msgs_per_s)"
+    add "$1_p50" "$(field "$out" p50_ms)"
+    add "$1_p99" "$(field "$out" p99_ms)"
+}
+
+
+produce_part() {
+    log "produce: $RUNS runs of ${SECS}s cells, $CONNS connections, 1 worker"
+    start_nginx gateway
+
+    # warm-up: connections, metadata, producer id
+    for s in 100 1024; do
+        curl -sf -o /dev/null --data x "http://127.0.0.1:$PORT/ack/bench-$s"
+        curl -sf -o /dev/null --data x "http://127.0.0.1:$PORT/noack/bench-noack-$s"
+    done
+    curl -sf -o /dev/null --data x "http://127.0.0.1:$PORT/ack/bench-env"
+
+    for run in $(seq 1 "$RUNS"); do
+        for s in 100 1024; do
+            wrk_cell "ceil_$s" /ceiling raw "$s"
+            wrk_cell "ack_$s" "/ack/bench-$s" raw "$s"
+            wire_cell "wire_$s" "$s"
+            wrk_cell "noack_$s" "/noack/bench-noack-$s" raw "$s"
+            sleep 2     # what ack off accepted is still being delivered
+        done
+        wrk_cell env "/ack/bench-env" envelope 100
+    done
+
+    grep -E '\[(alert|emerg|crit)\]' "$work/gateway/logs/error.log" >&2 || true
+    stop_nginx gateway
+
+    for s in 100 1024; do
+        ratio "ack_${s}_rps" "ceil_${s}_rps" "r_ack_${s}"
+        paste -d ' ' "$data/ack_${s}_p99" "$data/ceil_${s}_p99" \
+            | awk '{ printf "%.3f\n", $1 - $2 }' > "$data/d_p99_${s}"
+        ratio "ack_${s}_rps" "wire_${s}_rps" "r_wire_${s}"
+        ratio "noack_${s}_rps" "ceil_${s}_rps" "r_noack_${s}"
+    done
+    awk '{ printf "%.0f\n", $1 * 100 }' "$data/env_rps" > "$data/env_recs"
+}
+
+
+# SSE: for each server and client count, a fresh nginx; N clients connect
+# and idle, then records are published at 10/s and at 100/s
+ctl() {
+    local host=${TEST_NGINX_KAFKA_CONTROL%:*} port=${TEST_NGINX_KAFKA_CONTROL#*:}
+    exec 9<>"/dev/tcp/$host/$port"
+    echo "$1" >&9
+    read -r -t 5 reply <&9 || true
+    exec 9>&-
+}
+
+sse_session() {  # SERVER N RUN
+    local server=$1 n=$2 run=$3 sub pub port base idle line rate out \
+          c0 c1 events key topic
+    if [ "$server" = gateway ]; then
+        port=$PORT
+        topic=bench-sse-$n-$run
+        ctl "topic $topic 4"
+        sub=/events/$topic
+        pub=/ack/$topic
+    else
+        port=$((PORT + 1))
+        sub=/sub
+        pub=/pub
+    fi
+
+    start_nginx "$server"
+    curl -sf -o /dev/null --data '{"t":0}' "http://127.0.0.1:$port$pub"
+    sleep 1
+    base=$(rss_kib "$WPID")
+
+    coproc SSE { exec "$BUILD/bench/sse-client" -p "$port" -u "$sub" -n "$n"; }
+    read -r -t 120 line <&"${SSE[0]}"
+    log "$server $n clients: $line"
+    sleep 2
+    idle=$(rss_kib "$WPID")
+    key=${server}_${n}
+    add "${key}_idle_kib" "$(per_client "$idle" "$base" "$n")"
+    add "${key}_rss_idle" "$idle"
+    add "${key}_rss_base" "$base"
+
+    for rate in 10 100; do
+        echo reset >&"${SSE[1]}"
+        c0=$(cpu_s "$WPID")
+        out=$("$BUILD/bench/publisher" -p "$port" -u "$pub" -r "$rate" \
+              -d "$SSE_SECS" -s 100) || true
+        sleep 1
+        c1=$(cpu_s "$WPID")
+        echo report >&"${SSE[1]}"
+        read -r -t 30 line <&"${SSE[0]}"
+        log "$server $n x $rate/s: $out | $line"
+
+        events=$(field "$line" events)
+        add "${key}_${rate}_eps" "$(awk -v e="$events" -v s="$(field "$out" secs)" \
+            'BEGIN { printf "%.0f\n", e / s }')"
+        add "${key}_${rate}_deliv" "$(awk -v e="$events" -v o="$(field "$out" ok)" \
+            -v n="$n" 'BEGIN { printf "%.4f\n", (o > 0) ? e / (o * n) : 0 }')"
+        add "${key}_${rate}_pub" "$(field "$out" rate)"
+        add "${key}_${rate}_cut" "$(( $(field "$line" closed) + $(field "$line" errors) ))"
+        add "${key}_${rate}_p50" "$(field "$line" p50_ms)"
+        add "${key}_${rate}_p99" "$(field "$line" p99_ms)"
+        add "${key}_${rate}_cpu_me" "$(awk -v a="$c0" -v b="$c1" -v e="$events" \
+            'BEGIN { printf "%.3f\n", (e > 0) ? (b - a) / e * 1e6 : 0 }')"
+        add "${key}_${rate}_client_cpu" "$(field "$line" cpu_s)"
+        add "${key}_${rate}_active_kib" \
+            "$(per_client "$(rss_kib "$WPID")" "$base" "$n")"
+    done
+
+    echo quit >&"${SSE[1]}"
+    wait "$SSE_PID" 2>/dev/null || true
+    grep -E '\[(alert|emerg|crit)\]' "$work/$server/logs/error.log" >&2 || true
+    stop_nginx "$server"
+}
+
+sse_part() {
+    for n in $SSE_CLIENTS; do
+        for run in $(seq 1 "$RUNS"); do
+            sse_session gateway "$n" "$run"
+            sse_session nchan "$n" "$run"
+        done
+        for rate in 10 100; do
+            ratio "gateway_${n}_${rate}_p99" "nchan_${n}_${rate}_p99" "r_p99_${n}_${rate}"
+            ratio "gateway_${n}_${rate}_cpu_me" "nchan_${n}_${rate}_cpu_me" \
+                  "r_cpu_${n}_${rate}"
+        done
+        ratio "gateway_${n}_idle_kib" "nchan_${n}_idle_kib" "r_mem_${n}"
+    done
+}
+
+
+# idle worker memory, with and without the module
+{ conf_head "load_module $MODULE;"; cat <<EOF
+    kafka_brokers  $KAFKA_BROKERS;
+    server {
+        listen  127.0.0.1:$((PORT + 3));
+        location = / { return 204; }
+        location /p { kafka_produce idle; }
+        location /s { kafka_consume_sse idle; }
+    }
+}
+EOF
+} | write_conf module-idle
+
+memory_part() {
+    for run in $(seq 1 "$RUNS"); do
+        for server in plain module-idle; do
+            start_nginx "$server"
+            sleep 2
+            add "idle_$server" "$(rss_kib "$WPID")"
+            stop_nginx "$server"
+        done
+    done
+}
+
+for part in produce sse memory; do
+    case $PARTS in *" $part "*) log "$part"; "${part}_part" ;; esac
+done
+
+
+# --- the report -----------------------------------------------------------
+
+# target ACTUAL OP GOAL: "met" or "missed (by ...)"
+target() {
+    awk -v a="$1" -v op="$2" -v g="$3" 'BEGIN {
+        ok = (op == ">=") ? a >= g : a < g
+        if (a == "") { print "not measured"; exit }
+        if (ok) print "met"
+        else printf "**missed** (%.3g, goal %s %s)\n", a, op, g
+    }'
+}
+
+big=${SSE_CLIENTS##* }
+small=${SSE_CLIENTS%% *}
+
+{
+cat <<EOF
+# nginx-kafka-gateway benchmarks, $(date -u '+%F %H:%M UTC')
+
+Made by \`make bench\` (bench/run.sh); what each figure means is in
+bench/README.md.  Every figure is the median of $RUNS runs, (min–max);
+ratios are taken run by run, inside one run, then the median.
+
+| machine | |
+|---|---|
+| CPU | $(nproc) × $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1) |
+| kernel | $(uname -r) |
+| nginx | $("$NGINX_BIN" -v 2>&1 | sed 's/.*: //') (Debian), 1 worker |
+| librdkafka | $(dpkg-query -W -f='${Version}' librdkafka1 2>/dev/null) |
+| Nchan | $(dpkg-query -W -f='${Version}' libnginx-mod-nchan 2>/dev/null) |
+| broker | kafka-dev-broker (librdkafka mock cluster), 3 brokers, 4 partitions |
+| load | wrk $(dpkg-query -W -f='${Version}' wrk 2>/dev/null), 1 thread, $CONNS connections, keepalive, ${SECS}s a cell |
+
+## Produce
+
+| cell | requests/s | p50 ms | p99 ms | non-2xx |
+|---|---|---|---|---|
+EOF
+for s in 100 1024; do
+    for c in ceil ack noack wire; do
+        case $c in
+            ceil) label="ceiling: \`return 204\`, $s B" ;;
+            ack) label="\`kafka_produce\`, ack on, $s B" ;;
+            noack) label="\`kafka_produce\`, ack off, $s B" ;;
+            wire) label="wire: librdkafka, $CONNS in flight, $s B" ;;
+        esac
+        bad="—"
+        [ -s "$data/${c}_${s}_bad" ] && bad=$(sum "${c}_${s}_bad")
+        echo "| $label | $(summary "${c}_${s}_rps" %.0f) | $(summary "${c}_${s}_p50" %.2f) | $(summary "${c}_${s}_p99" %.2f) | $bad |"
+    done
+done
+echo "| \`kafka_produce\`, envelope of 100 × 100 B records | $(summary env_rps %.0f) | $(summary env_p50 %.2f) | $(summary env_p99 %.2f) | $(sum env_bad) |"
+cat <<EOF
+
+| ratio | 100 B | 1 KiB |
+|---|---|---|
+| ack on / ceiling, requests/s | $(summary r_ack_100 %.3f) | $(summary r_ack_1024 %.3f) |
+| ack on p99 − ceiling p99, ms | $(summary d_p99_100 %.2f) | $(summary d_p99_1024 %.2f) |
+| ack on / wire, messages/s | $(summary r_wire_100 %.3f) | $(summary r_wire_1024 %.3f) |
+| ack off / ceiling, requests/s | $(summary r_noack_100 %.3f) | $(summary r_noack_1024 %.3f) |
+
+Envelope: **$(summary env_recs %.0f) records/s**.
+
+## SSE fan-out (one worker, 100-byte records published over HTTP)
+
+| server | clients | rate/s asked | published/s | delivered events/s | delivered | streams cut | p50 ms | p99 ms | worker CPU s / M events | client CPU s | KiB/client idle | KiB/client active |
+|---|---|---|---|---|---|---|---|---|---|---|---|---|
+EOF
+for n in $SSE_CLIENTS; do
+    for server in gateway nchan; do
+        for rate in 10 100; do
+            k=${server}_${n}
+            idle="—"
+            [ "$rate" = 10 ] && idle=$(summary "${k}_idle_kib" %.1f)
+            echo "| $server | $n | $rate | $(summary "${k}_${rate}_pub" %.1f) | $(summary "${k}_${rate}_eps" %.0f) | $(summary "${k}_${rate}_deliv" %.3f) | $(sum "${k}_${rate}_cut") | $(summary "${k}_${rate}_p50" %.1f) | $(summary "${k}_${rate}_p99" %.1f) | $(summary "${k}_${rate}_cpu_me" %.2f) | $(summary "${k}_${rate}_client_cpu" %.2f) | $idle | $(summary "${k}_${rate}_active_kib" %.1f) |"
+        done
+    done
+done
+cat <<EOF
+
+| gateway / Nchan | clients | 10/s | 100/s |
+|---|---|---|---|
+EOF
+for n in $SSE_CLIENTS; do
+    echo "| p99 latency | $n | $(summary "r_p99_${n}_10" %.2f) | $(summary "r_p99_${n}_100" %.2f) |"
+    echo "| worker CPU per event | $n | $(summary "r_cpu_${n}_10" %.2f) | $(summary "r_cpu_${n}_100" %.2f) |"
+    echo "| memory per idle client | $n | $(summary "r_mem_${n}" %.2f) | |"
+done
+cat <<EOF
+
+"delivered" is events received / (records published × clients): 1.000
+means every client got every record.  "published/s" is what the
+closed-loop publisher reached: it posts to the same worker, so a worker
+busy fanning out slows it down.  "streams cut" counts streams the server
+closed or refused during the session (all runs).
+
+## Idle worker memory
+
+| worker | RSS KiB |
+|---|---|
+| nginx without the module | $(summary idle_plain %.0f) |
+| with the module, a producer and a consumer | $(summary idle_module-idle %.0f) |
+
+## Targets
+
+| target | status |
+|---|---|
+| produce 1 KiB, ack on: ≥ 50% of the ceiling's requests/s | $(target "$(median r_ack_1024)" ">=" 0.5) |
+| produce 1 KiB, ack on: p99 within 10 ms of the ceiling's | $(target "$(median d_p99_1024)" "<" 10) |
+| envelope of 100 records: ≥ 300,000 records/s | $(target "$(median env_recs)" ">=" 300000) |
+| SSE p99 < 250 ms at $small clients × 100/s | $(target "$(median "gateway_${small}_100_p99")" "<" 250) |
+| SSE memory per idle client < 16 KiB ($big clients) | $(target "$(median "gateway_${big}_idle_kib")" "<" 16) |
+| SSE CPU per event ≤ 2 × Nchan's ($small clients, 100/s) | $(target "$(median "r_cpu_${small}_100")" "<" 2.0001) |
+| SSE CPU per event ≤ 2 × Nchan's ($big clients, 100/s) | $(target "$(median "r_cpu_${big}_100")" "<" 2.0001) |
+EOF
+} > "$work/report.md"
+
+mkdir -p "$(dirname "$OUT")"
+cp "$work/report.md" "$OUT"
+cat "$OUT"
+log "written to $OUT"
