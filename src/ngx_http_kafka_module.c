@@ -12,6 +12,14 @@
 #include "ngx_http_kafka_module.h"
 
 
+/* a librdkafka property that kafka_property may not set, and why */
+
+typedef struct {
+    const char                 *name;
+    const char                 *reason;
+} ngx_http_kafka_owned_property_t;
+
+
 static void *ngx_http_kafka_create_main_conf(ngx_conf_t *cf);
 static char *ngx_http_kafka_init_main_conf(ngx_conf_t *cf, void *conf);
 static ngx_int_t ngx_http_kafka_postconfiguration(ngx_conf_t *cf);
@@ -24,6 +32,21 @@ static ngx_int_t ngx_http_kafka_conf_set(rd_kafka_conf_t *conf,
 static void ngx_http_kafka_conf_cleanup(void *data);
 static ngx_int_t ngx_http_kafka_init_process(ngx_cycle_t *cycle);
 static void ngx_http_kafka_exit_process(ngx_cycle_t *cycle);
+
+
+/*
+ * librdkafka properties that the module's guarantees rest on: the worker
+ * cannot start without its log queue, and a request waits for the delivery
+ * report of every record it produced.
+ */
+
+static ngx_http_kafka_owned_property_t  ngx_http_kafka_owned_properties[] = {
+    { "log.queue",
+      "librdkafka's logs reach nginx through the module's event queue" },
+    { "delivery.report.only.error",
+      "kafka_produce waits for the delivery report of every record" },
+    { NULL, NULL }
+};
 
 
 static ngx_command_t  ngx_http_kafka_commands[] = {
@@ -346,11 +369,12 @@ ngx_http_kafka_property(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_kafka_main_conf_t  *kmcf = conf;
 
-    char                        errstr[512];
-    ngx_str_t                  *value;
-    rd_kafka_conf_t            *scratch;
-    rd_kafka_conf_res_t         res;
-    ngx_http_kafka_property_t  *prop;
+    char                             errstr[512];
+    ngx_str_t                       *value;
+    rd_kafka_conf_t                 *scratch;
+    rd_kafka_conf_res_t              res;
+    ngx_http_kafka_property_t       *prop;
+    ngx_http_kafka_owned_property_t *owned;
 
     value = cf->args->elts;
 
@@ -366,6 +390,15 @@ ngx_http_kafka_property(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         || ngx_strcmp(value[1].data, "metadata.broker.list") == 0)
     {
         return "cannot set the broker list, use \"kafka_brokers\"";
+    }
+
+    for (owned = ngx_http_kafka_owned_properties; owned->name; owned++) {
+        if (ngx_strcmp(value[1].data, owned->name) == 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "kafka property \"%V\" cannot be changed: %s",
+                               &value[1], owned->reason);
+            return NGX_CONF_ERROR;
+        }
     }
 
     scratch = rd_kafka_conf_new();

@@ -68,6 +68,21 @@ _EOC_
          '... naming the property and the line');
 }
 
+# properties the module's guarantees rest on: log.queue false left the
+# worker unable to start, delivery.report.only.error true made every
+# acknowledged request wait for its timeout
+for my $owned ('kafka_property log.queue false',
+               'kafka_producer_property delivery.report.only.error true') {
+    my ($rc, $out) = nginx_t($produce, http_config => <<"_EOC_");
+    kafka_brokers $bs;
+    $owned;
+_EOC_
+    my ($name) = $owned =~ /^\S+ (\S+)/;
+    isnt($rc, 0, "nginx -t: $name cannot be changed");
+    like($out, qr/\[emerg\].*"\Q$name\E" cannot be changed.*nginx\.conf:\d+/,
+         '... saying why, at its line');
+}
+
 {
     my ($rc, $out) = nginx_t($produce);
     isnt($rc, 0, 'nginx -t: kafka_produce without kafka_brokers fails');
