@@ -31,6 +31,7 @@ typedef struct {
     ngx_log_t                        *log;
     ngx_http_kafka_health_t           health;
     ngx_http_kafka_producer_stats_t   stats;
+    size_t                            message_max;   /* message.max.bytes */
     unsigned                          exiting:1;
 } ngx_http_kafka_producer_t;
 
@@ -48,7 +49,8 @@ ngx_int_t
 ngx_http_kafka_producer_init(ngx_cycle_t *cycle,
     ngx_http_kafka_main_conf_t *kmcf)
 {
-    char                        errstr[512];
+    char                        errstr[512], buf[NGX_SIZE_T_LEN + 1];
+    size_t                      size;
     rd_kafka_conf_t            *conf;
     ngx_http_kafka_producer_t  *kp;
 
@@ -58,6 +60,16 @@ ngx_http_kafka_producer_init(ngx_cycle_t *cycle,
     }
 
     kp->log = cycle->log;
+
+    size = sizeof(buf);
+
+    if (rd_kafka_conf_get(kmcf->producer_conf, "message.max.bytes", buf,
+                          &size)
+        == RD_KAFKA_CONF_OK)
+    {
+        kp->message_max = (size_t) ngx_atosz((u_char *) buf,
+                                             ngx_strlen(buf));
+    }
 
     conf = rd_kafka_conf_dup(kmcf->producer_conf);
     if (conf == NULL) {
@@ -195,6 +207,16 @@ ngx_http_kafka_producer(void)
 
 
 /* errors seen (a broker down, a failed connect) and no success since */
+
+/* librdkafka's limit on one record's key and value, 0 if unknown */
+
+size_t
+ngx_http_kafka_producer_message_max(void)
+{
+    return ngx_http_kafka_the_producer
+           ? ngx_http_kafka_the_producer->message_max : 0;
+}
+
 
 ngx_uint_t
 ngx_http_kafka_producer_unhealthy(void)
@@ -499,7 +521,13 @@ ngx_http_kafka_bridge_handler(ngx_event_t *rev)
         break;
     }
 
+    /*
+     * More to serve: on the next loop iteration, after epoll and timers.
+     * ngx_posted_events would run the handler again before either, until
+     * the queue is empty.
+     */
+
     if (bridge->serve(bridge->data) == NGX_AGAIN) {
-        ngx_post_event(rev, &ngx_posted_events);
+        ngx_post_event(rev, &ngx_posted_next_events);
     }
 }

@@ -504,15 +504,7 @@ ngx_http_kafka_consumer_serve(void *data)
         rd_kafka_event_destroy(ev);
     }
 
-    /*
-     * The bridge would post itself to run again before the event loop
-     * polls; posting it to the next iteration instead lets clients' write
-     * events in first.
-     */
-
-    ngx_post_event(kc->bridge.connection->read, &ngx_posted_next_events);
-
-    return NGX_OK;
+    return NGX_AGAIN;
 }
 
 

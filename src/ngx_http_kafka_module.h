@@ -129,6 +129,7 @@ void ngx_http_kafka_producer_exit(ngx_cycle_t *cycle,
 rd_kafka_t *ngx_http_kafka_producer(void);
 ngx_http_kafka_producer_stats_t *ngx_http_kafka_producer_stats(void);
 ngx_uint_t ngx_http_kafka_producer_unhealthy(void);
+size_t ngx_http_kafka_producer_message_max(void);
 
 ngx_int_t ngx_http_kafka_bridge_open(ngx_http_kafka_bridge_t *bridge,
     rd_kafka_queue_t *queue, ngx_http_kafka_bridge_serve_pt serve,

@@ -708,7 +708,9 @@ ngx_http_kafka_produce_parse_field(ngx_http_request_t *r,
     ngx_http_kafka_produce_ctx_t *ctx, json_t *field, ngx_uint_t i,
     const char *name, u_char **data, size_t *len)
 {
-    ngx_str_t  src, dst;
+    u_char     *pad;
+    size_t      npad;
+    ngx_str_t   src, dst;
 
     *data = NULL;
     *len = 0;
@@ -736,7 +738,19 @@ ngx_http_kafka_produce_parse_field(ngx_http_request_t *r,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (src.len % 4 != 0 || ngx_decode_base64(&dst, &src) != NGX_OK) {
+    /*
+     * ngx_decode_base64() stops at the first '=': only one or two '='
+     * may end the string, nothing else may follow them.
+     */
+
+    pad = ngx_strlchr(src.data, src.data + src.len, '=');
+    npad = pad ? (size_t) (src.data + src.len - pad) : 0;
+
+    if (src.len % 4 != 0
+        || npad > 2
+        || (npad == 2 && pad[1] != '=')
+        || ngx_decode_base64(&dst, &src) != NGX_OK)
+    {
         return ngx_http_kafka_produce_invalid(r, ctx, 42201,
                    "records[%ui].%s: invalid base64", i, name);
     }
@@ -864,7 +878,7 @@ ngx_http_kafka_produce_send(ngx_http_request_t *r,
     ngx_http_kafka_produce_ctx_t *ctx, ngx_array_t *records)
 {
     u_char                              *key;
-    size_t                               key_len;
+    size_t                               key_len, size, max;
     int32_t                              partition;
     ngx_int_t                            n;
     ngx_str_t                            value;
@@ -922,6 +936,28 @@ ngx_http_kafka_produce_send(ngx_http_request_t *r,
         if (value.len) {
             key = value.data;
             key_len = value.len;
+        }
+    }
+
+    /*
+     * librdkafka refuses a record over message.max.bytes only when it is
+     * produced, after the records before it: an envelope is checked
+     * first, so that it is taken whole or not at all.  A single record is
+     * left to librdkafka, which also counts its headers.
+     */
+
+    rec = records->elts;
+    max = ngx_http_kafka_producer_message_max();
+
+    for (i = 0; records->nelts > 1 && max && i < records->nelts; i++) {
+        size = rec[i].value_len + (rec[i].key ? rec[i].key_len : key_len);
+
+        if (size > max) {
+            return ngx_http_kafka_send_error(r,
+                       NGX_HTTP_REQUEST_ENTITY_TOO_LARGE, 41301,
+                       "records[%ui]: %uz bytes of key and value, over the "
+                       "producer's message.max.bytes (%uz); nothing was "
+                       "produced", i, size, max);
         }
     }
 

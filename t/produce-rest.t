@@ -305,3 +305,49 @@ Content-Type: application/vnd.kafka.json.v2+json
   { key => undef, value => '{"a":"' . ('x' x 300) . '","b":[true,false,null]}' },
   { key => undef, value => '"' . ('\u0001' x 50) . '"' },
   { key => undef, value => '" / plain "' } ]
+
+
+
+=== TEST 20: base64 with more after its padding is 422, nothing produced
+ngx_decode_base64() stops at the first "=", so "QQ==!!!!" was taken as "A".
+--- request
+POST /topics/rest-b64-trail
+{"records":[{"value":"QQ=="},{"value":"QQ==!!!!"}]}
+--- more_headers
+Content-Type: application/vnd.kafka.binary.v2+json
+--- error_code: 422
+--- response_body chomp
+{"error_code":42201,"message":"records[1].value: invalid base64"}
+--- kafka_topic_count: rest-b64-trail 0
+
+
+
+=== TEST 21: an "=" that does not end the string is 422
+--- request
+POST /topics/rest-b64-mid
+{"records":[{"key":"QQ=A","value":"QUI="}]}
+--- more_headers
+Content-Type: application/vnd.kafka.binary.v2+json
+--- error_code: 422
+--- response_body chomp
+{"error_code":42201,"message":"records[0].key: invalid base64"}
+--- kafka_topic_count: rest-b64-mid 0
+
+
+
+=== TEST 22: a record over message.max.bytes after a good one: 413, nothing produced
+librdkafka refused it only after the first record was queued, which was then
+written although the envelope was answered 413.
+--- config
+    location ~ ^/topics/(?<topic>[^/]+)$ {
+        client_max_body_size 4m;
+        kafka_produce $topic;
+    }
+--- request eval
+"POST /topics/rest-toolarge\n"
+. '{"records":[{"value":"small"},{"value":"' . ("z" x 1_100_000) . '"}]}'
+--- more_headers
+Content-Type: application/vnd.kafka.json.v2+json
+--- error_code: 413
+--- response_body_like: ^\{"error_code":41301,"message":"records\[1\]: 1100002 bytes of key and value, over the producer's message.max.bytes \(1000000\); nothing was produced"\}$
+--- kafka_topic_count: rest-toolarge 0
