@@ -206,8 +206,6 @@ ngx_http_kafka_producer(void)
 }
 
 
-/* errors seen (a broker down, a failed connect) and no success since */
-
 /* librdkafka's limit on one record's key and value, 0 if unknown */
 
 size_t
@@ -217,6 +215,8 @@ ngx_http_kafka_producer_message_max(void)
            ? ngx_http_kafka_the_producer->message_max : 0;
 }
 
+
+/* errors seen (a broker down, a failed connect) and no success since */
 
 ngx_uint_t
 ngx_http_kafka_producer_unhealthy(void)
