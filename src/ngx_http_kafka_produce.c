@@ -995,7 +995,6 @@ ngx_http_kafka_produce_send(ngx_http_request_t *r,
         ctx->batch = batch;
     }
 
-    rec = records->elts;
     err = RD_KAFKA_RESP_ERR_NO_ERROR;
 
     for (i = 0, queued = 0; i < records->nelts; i++) {
