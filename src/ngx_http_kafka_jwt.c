@@ -818,6 +818,7 @@ ngx_http_kafka_jwt_reject(ngx_http_request_t *r,
     u_char                    *p;
     size_t                     len, rlen;
     ngx_int_t                  rc;
+    ngx_str_t                  value;
     ngx_uint_t                 i;
     ngx_table_elt_t           *h;
     ngx_http_core_loc_conf_t  *clcf;
@@ -839,21 +840,13 @@ ngx_http_kafka_jwt_reject(ngx_http_request_t *r,
                + ngx_strlen(reason);
     }
 
-    h = ngx_list_push(&r->headers_out.headers);
-    if (h == NULL) {
+    value.data = ngx_pnalloc(r->pool, len);
+    if (value.data == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    p = ngx_pnalloc(r->pool, len);
-    if (p == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    h->hash = 1;
-    ngx_str_set(&h->key, "WWW-Authenticate");
-    h->value.data = p;
-
-    p = ngx_cpymem(p, "Bearer realm=\"", sizeof("Bearer realm=\"") - 1);
+    p = ngx_cpymem(value.data, "Bearer realm=\"",
+                   sizeof("Bearer realm=\"") - 1);
 
     for (i = 0; i < realm->len; i++) {
         if (realm->data[i] == '"' || realm->data[i] == '\\') {
@@ -871,9 +864,34 @@ ngx_http_kafka_jwt_reject(ngx_http_request_t *r,
                            "error_description=\"%s\"", reason);
     }
 
-    h->value.len = p - h->value.data;
+    value.len = p - value.data;
 
+    h = ngx_http_kafka_header_add(r, "WWW-Authenticate", &value);
+    if (h == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+#if (nginx_version >= 1023000)
+    /*
+     * 1.23.0: challenges of several access modules are one list; "satisfy
+     * any" walks it to hide them all once some module lets the request in
+     */
+
+    if (r->headers_out.www_authenticate) {
+        ngx_table_elt_t  *last;
+
+        for (last = r->headers_out.www_authenticate; last->next;
+             last = last->next)
+        { /* void */ }
+
+        last->next = h;
+
+    } else {
+        r->headers_out.www_authenticate = h;
+    }
+#else
     r->headers_out.www_authenticate = h;
+#endif
 
     clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
 
@@ -1299,7 +1317,7 @@ ngx_http_kafka_jwt_json_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, json_t *object, u_char *name, size_t len)
 {
     u_char      *cname;
-    size_t       size, klen;
+    size_t       size, klen, i;
     json_t      *value, *found;
     ngx_uint_t   n;
     const char  *key;
@@ -1354,6 +1372,24 @@ ngx_http_kafka_jwt_json_variable(ngx_http_request_t *r,
 
         v->len = json_dumpb(found, (char *) v->data, size,
                             JSON_COMPACT|JSON_ENCODE_ANY);
+    }
+
+    /*
+     * These variables end up in HTTP headers (add_header,
+     * proxy_set_header): a value with a control character (CR, LF, NUL,
+     * DEL...) could split them, so such a claim counts as absent.
+     * JSON text has its controls escaped by jansson, all but DEL.
+     */
+
+    for (i = 0; i < v->len; i++) {
+        if (v->data[i] < 0x20 || v->data[i] == 0x7f) {
+            ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                          "kafka_jwt: the token's \"%*s\" holds a control "
+                          "character, the variable is left empty",
+                          len, name);
+            v->not_found = 1;
+            return NGX_OK;
+        }
     }
 
     v->valid = 1;

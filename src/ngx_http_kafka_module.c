@@ -22,6 +22,9 @@ typedef struct {
 
 static void *ngx_http_kafka_create_main_conf(ngx_conf_t *cf);
 static char *ngx_http_kafka_init_main_conf(ngx_conf_t *cf, void *conf);
+static void *ngx_http_kafka_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_http_kafka_merge_loc_conf(ngx_conf_t *cf, void *parent,
+    void *child);
 static ngx_int_t ngx_http_kafka_postconfiguration(ngx_conf_t *cf);
 static char *ngx_http_kafka_brokers(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
@@ -86,6 +89,13 @@ static ngx_command_t  ngx_http_kafka_commands[] = {
       offsetof(ngx_http_kafka_main_conf_t, shutdown_timeout),
       NULL },
 
+    { ngx_string("kafka_internal_topics"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_kafka_loc_conf_t, internal_topics),
+      NULL },
+
       ngx_null_command
 };
 
@@ -100,8 +110,8 @@ static ngx_http_module_t  ngx_http_kafka_module_ctx = {
     NULL,                                  /* create server configuration */
     NULL,                                  /* merge server configuration */
 
-    NULL,                                  /* create location configuration */
-    NULL                                   /* merge location configuration */
+    ngx_http_kafka_create_loc_conf,        /* create location configuration */
+    ngx_http_kafka_merge_loc_conf          /* merge location configuration */
 };
 
 
@@ -154,6 +164,34 @@ ngx_http_kafka_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_http_kafka_main_conf_t  *kmcf = conf;
 
     ngx_conf_init_msec_value(kmcf->shutdown_timeout, 5000);
+
+    return NGX_CONF_OK;
+}
+
+
+static void *
+ngx_http_kafka_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_http_kafka_loc_conf_t  *klcf;
+
+    klcf = ngx_palloc(cf->pool, sizeof(ngx_http_kafka_loc_conf_t));
+    if (klcf == NULL) {
+        return NULL;
+    }
+
+    klcf->internal_topics = NGX_CONF_UNSET;
+
+    return klcf;
+}
+
+
+static char *
+ngx_http_kafka_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_http_kafka_loc_conf_t  *prev = parent;
+    ngx_http_kafka_loc_conf_t  *conf = child;
+
+    ngx_conf_merge_value(conf->internal_topics, prev->internal_topics, 0);
 
     return NGX_CONF_OK;
 }

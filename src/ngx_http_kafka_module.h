@@ -57,6 +57,11 @@ typedef struct {
 } ngx_http_kafka_main_conf_t;
 
 
+typedef struct {
+    ngx_flag_t                  internal_topics;
+} ngx_http_kafka_loc_conf_t;
+
+
 /*
  * The "msg_opaque" of every produced message is a heap object that starts
  * with this header.  The client core calls the handler once for each
@@ -159,12 +164,19 @@ ngx_int_t ngx_http_kafka_jwt_authorize(ngx_http_request_t *r,
 
 /* ngx_http_kafka_util.c */
 ngx_int_t ngx_http_kafka_topic_valid(ngx_str_t *topic);
+ngx_int_t ngx_http_kafka_topic_allowed(ngx_http_request_t *r,
+    ngx_http_complex_value_t *cv, ngx_str_t *topic);
+ngx_int_t ngx_http_kafka_topic_refuse(ngx_http_request_t *r,
+    ngx_str_t *topic);
 ngx_int_t ngx_http_kafka_send_json(ngx_http_request_t *r, ngx_uint_t status,
     ngx_str_t *content_type, u_char *data, size_t len);
 ngx_int_t ngx_http_kafka_send_error(ngx_http_request_t *r, ngx_uint_t status,
     ngx_uint_t code, const char *fmt, ...);
 u_char *ngx_http_kafka_json_escape(u_char *dst, u_char *src, size_t len);
 size_t ngx_http_kafka_json_escape_len(u_char *src, size_t len);
+ngx_uint_t ngx_http_kafka_utf8_valid(u_char *p, size_t len);
+ngx_table_elt_t *ngx_http_kafka_header_add(ngx_http_request_t *r, char *key,
+    ngx_str_t *value);
 
 
 #endif /* _NGX_HTTP_KAFKA_MODULE_H_INCLUDED_ */

@@ -49,6 +49,17 @@
 #define NGX_HTTP_KAFKA_FORMAT_RAW      0
 #define NGX_HTTP_KAFKA_FORMAT_JSON     1
 #define NGX_HTTP_KAFKA_FORMAT_BINARY   2
+#define NGX_HTTP_KAFKA_FORMAT_DELETE   3    /* a tombstone for the key */
+
+
+/*
+ * What librdkafka counts against message.max.bytes when a record is
+ * produced (rd_kafka_msg_max_wire_size(), librdkafka 1.0 to 2.x): key,
+ * value, headers as serialized, and the largest per-record overhead of
+ * the v2 record format: varints of length (5), attributes (1), timestamp
+ * (10), offset (5), key and value lengths and header count (5 each).
+ */
+#define NGX_HTTP_KAFKA_RECORD_OVERHEAD  (5 + 1 + 10 + 5 + 5 + 5 + 5)
 
 
 typedef struct {
@@ -139,8 +150,12 @@ static ngx_int_t ngx_http_kafka_produce_invalid(ngx_http_request_t *r,
     ngx_http_kafka_produce_ctx_t *ctx, ngx_uint_t code, const char *fmt, ...);
 static ngx_int_t ngx_http_kafka_produce_send(ngx_http_request_t *r,
     ngx_http_kafka_produce_ctx_t *ctx, ngx_array_t *records);
-static rd_kafka_headers_t *ngx_http_kafka_produce_headers(
-    ngx_http_request_t *r, ngx_http_kafka_produce_loc_conf_t *plcf);
+static ngx_int_t ngx_http_kafka_produce_check_sizes(ngx_array_t *records,
+    size_t key_len, size_t headers_size, ngx_uint_t *index, size_t *size);
+static ngx_int_t ngx_http_kafka_produce_headers(ngx_http_request_t *r,
+    ngx_http_kafka_produce_loc_conf_t *plcf, rd_kafka_headers_t **headers,
+    size_t *size);
+static size_t ngx_http_kafka_produce_varint_len(size_t n);
 static void ngx_http_kafka_produce_delivered(ngx_http_kafka_dr_t *dr,
     const rd_kafka_message_t *msg);
 static void ngx_http_kafka_produce_timeout_handler(ngx_event_t *ev);
@@ -260,6 +275,8 @@ static ngx_http_variable_t  ngx_http_kafka_produce_vars[] = {
 };
 
 
+static ngx_str_t  ngx_http_kafka_produce_allow =
+    ngx_string("POST, PUT, DELETE");
 static ngx_str_t  ngx_http_kafka_produce_rest_type =
     ngx_string("application/vnd.kafka.v2+json");
 static ngx_str_t  ngx_http_kafka_produce_json_type =
@@ -277,28 +294,22 @@ ngx_http_kafka_produce_handler(ngx_http_request_t *r)
     ngx_int_t                           rc;
     ngx_str_t                           topic;
     ngx_uint_t                          format;
-    ngx_table_elt_t                    *h;
     ngx_http_kafka_produce_ctx_t       *ctx;
     ngx_http_kafka_produce_loc_conf_t  *plcf;
 
-    if (!(r->method & (NGX_HTTP_POST|NGX_HTTP_PUT))) {
+    if (!(r->method & (NGX_HTTP_POST|NGX_HTTP_PUT|NGX_HTTP_DELETE))) {
         rc = ngx_http_discard_request_body(r);
         if (rc != NGX_OK) {
             return rc;
         }
 
-        h = ngx_list_push(&r->headers_out.headers);
-        if (h == NULL) {
+        if (ngx_http_kafka_header_add(r, "Allow", &ngx_http_kafka_produce_allow) == NULL) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
-        h->hash = 1;
-        ngx_str_set(&h->key, "Allow");
-        ngx_str_set(&h->value, "POST, PUT");
-
         return ngx_http_kafka_send_error(r, NGX_HTTP_NOT_ALLOWED, 40501,
                                          "method %V is not allowed, "
-                                         "use POST or PUT",
+                                         "use POST, PUT or DELETE",
                                          &r->method_name);
     }
 
@@ -308,15 +319,8 @@ ngx_http_kafka_produce_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (ngx_http_kafka_topic_valid(&topic) != NGX_OK) {
-        rc = ngx_http_discard_request_body(r);
-        if (rc != NGX_OK) {
-            return rc;
-        }
-
-        return ngx_http_kafka_send_error(r, NGX_HTTP_BAD_REQUEST, 40001,
-                   "invalid topic name \"%V\": 1 to 249 characters of "
-                   "a-z, A-Z, 0-9, \".\", \"_\", \"-\"", &topic);
+    if (ngx_http_kafka_topic_allowed(r, plcf->topic, &topic) != NGX_OK) {
+        return ngx_http_kafka_topic_refuse(r, &topic);
     }
 
     rc = ngx_http_kafka_jwt_authorize(r, &topic,
@@ -325,7 +329,13 @@ ngx_http_kafka_produce_handler(ngx_http_request_t *r)
         return rc;
     }
 
-    rc = ngx_http_kafka_produce_format(r, &format);
+    if (r->method == NGX_HTTP_DELETE) {
+        format = NGX_HTTP_KAFKA_FORMAT_DELETE;
+        rc = NGX_OK;
+
+    } else {
+        rc = ngx_http_kafka_produce_format(r, &format);
+    }
 
     if (rc != NGX_OK) {
         rc = ngx_http_discard_request_body(r);
@@ -358,6 +368,20 @@ ngx_http_kafka_produce_handler(ngx_http_request_t *r)
     ctx->offset = -1;
 
     ngx_http_set_ctx(r, ctx, ngx_http_kafka_produce_module);
+
+    if (format == NGX_HTTP_KAFKA_FORMAT_DELETE) {
+        /* no body to read: the reference the body reader would take */
+
+        rc = ngx_http_discard_request_body(r);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
+        r->main->count++;
+        ngx_http_kafka_produce_body_handler(r);
+
+        return NGX_DONE;
+    }
 
     rc = ngx_http_read_client_request_body(r,
                                          ngx_http_kafka_produce_body_handler);
@@ -508,9 +532,14 @@ ngx_http_kafka_produce_collect_body(ngx_http_request_t *r, ngx_str_t *body)
     cl = r->request_body->bufs;
     b = cl->buf;
 
+    /* an empty buffer (e.g. the last chunk) may have no memory at all */
+
     if (cl->next == NULL && !b->in_file) {
-        body->data = b->pos;
-        body->len = b->last - b->pos;
+        if (b->last != b->pos) {
+            body->data = b->pos;
+            body->len = b->last - b->pos;
+        }
+
         return NGX_OK;
     }
 
@@ -574,19 +603,29 @@ ngx_http_kafka_produce_parse(ngx_http_request_t *r,
     json_error_t                        jerr;
     ngx_http_kafka_produce_record_t    *record;
 
-    if (ctx->format == NGX_HTTP_KAFKA_FORMAT_RAW) {
+    if (ctx->format == NGX_HTTP_KAFKA_FORMAT_RAW
+        || ctx->format == NGX_HTTP_KAFKA_FORMAT_DELETE)
+    {
         record = ngx_array_push(records);
         if (record == NULL) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
+        /* a NULL value is a tombstone, an empty one is not */
+
         record->key = NULL;
         record->key_len = 0;
-        record->value = body->data;
+        record->value = (ctx->format == NGX_HTTP_KAFKA_FORMAT_RAW)
+                        ? body->data : NULL;
         record->value_len = body->len;
         record->partition = RD_KAFKA_PARTITION_UA;
 
         return NGX_OK;
+    }
+
+    if (body->len == 0) {
+        return ngx_http_kafka_produce_invalid(r, ctx, 42201,
+                   "empty body: expected a JSON object with \"records\"");
     }
 
     root = json_loadb((const char *) body->data, body->len, JSON_ALLOW_NUL,
@@ -878,7 +917,7 @@ ngx_http_kafka_produce_send(ngx_http_request_t *r,
     ngx_http_kafka_produce_ctx_t *ctx, ngx_array_t *records)
 {
     u_char                              *key;
-    size_t                               key_len, size, max;
+    size_t                               key_len, size;
     int32_t                              partition;
     ngx_int_t                            n;
     ngx_str_t                            value;
@@ -939,37 +978,37 @@ ngx_http_kafka_produce_send(ngx_http_request_t *r,
         }
     }
 
-    /*
-     * librdkafka refuses a record over message.max.bytes only when it is
-     * produced, after the records before it: an envelope is checked
-     * first, so that it is taken whole or not at all.  A single record is
-     * left to librdkafka, which also counts its headers.
-     */
-
-    rec = records->elts;
-    max = ngx_http_kafka_producer_message_max();
-
-    for (i = 0; records->nelts > 1 && max && i < records->nelts; i++) {
-        size = rec[i].value_len + (rec[i].key ? rec[i].key_len : key_len);
-
-        if (size > max) {
-            return ngx_http_kafka_send_error(r,
-                       NGX_HTTP_REQUEST_ENTITY_TOO_LARGE, 41301,
-                       "records[%ui]: %uz bytes of key and value, over the "
-                       "producer's message.max.bytes (%uz); nothing was "
-                       "produced", i, size, max);
-        }
+    if (ctx->format == NGX_HTTP_KAFKA_FORMAT_DELETE && key == NULL) {
+        return ngx_http_kafka_send_error(r, NGX_HTTP_BAD_REQUEST, 40003,
+                   "DELETE produces a tombstone for a key, and "
+                   "kafka_produce_key is empty");
     }
 
     headers = NULL;
+    size = 0;
 
-    if (plcf->headers) {
-        headers = ngx_http_kafka_produce_headers(r, plcf);
-        if (headers == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
+    if (plcf->headers
+        && ngx_http_kafka_produce_headers(r, plcf, &headers, &size)
+           != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
+    if (ngx_http_kafka_produce_check_sizes(records, key_len, size, &i, &size)
+        != NGX_OK)
+    {
+        if (headers) {
+            rd_kafka_headers_destroy(headers);
+        }
+
+        return ngx_http_kafka_send_error(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+                   41301, "records[%ui]: %uz bytes with key, headers and "
+                   "record overhead, over the producer's message.max.bytes "
+                   "(%uz); nothing was produced", i, size,
+                   ngx_http_kafka_producer_message_max());
+    }
+
+    rec = records->elts;
     batch = NULL;
 
     if (plcf->ack) {
@@ -1113,38 +1152,117 @@ failed:
 }
 
 
-static rd_kafka_headers_t *
+/*
+ * librdkafka refuses a record over message.max.bytes only when it is
+ * produced, after the records before it: an envelope is checked first,
+ * counting what librdkafka counts, so that it is taken whole or not at all.
+ * A single record is left to librdkafka.
+ */
+
+static ngx_int_t
+ngx_http_kafka_produce_check_sizes(ngx_array_t *records, size_t key_len,
+    size_t headers_size, ngx_uint_t *index, size_t *size)
+{
+    size_t                            max;
+    ngx_uint_t                        i;
+    ngx_http_kafka_produce_record_t  *rec;
+
+    max = ngx_http_kafka_producer_message_max();
+
+    if (records->nelts < 2 || max == 0) {
+        return NGX_OK;
+    }
+
+    rec = records->elts;
+
+    for (i = 0; i < records->nelts; i++) {
+        *size = NGX_HTTP_KAFKA_RECORD_OVERHEAD + headers_size
+                + rec[i].value_len + (rec[i].key ? rec[i].key_len : key_len);
+
+        if (*size > max) {
+            *index = i;
+            return NGX_DECLINED;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * The kafka_produce_header values of this request; a header whose value
+ * is empty is left out, as proxy_set_header does.  *size is what the
+ * headers add to each record's size as librdkafka counts it.
+ */
+
+static ngx_int_t
 ngx_http_kafka_produce_headers(ngx_http_request_t *r,
-    ngx_http_kafka_produce_loc_conf_t *plcf)
+    ngx_http_kafka_produce_loc_conf_t *plcf, rd_kafka_headers_t **headers,
+    size_t *size)
 {
     ngx_str_t                         value;
-    ngx_uint_t                        i;
-    rd_kafka_headers_t               *headers;
+    ngx_uint_t                        i, n;
+    rd_kafka_headers_t               *hs;
     ngx_http_kafka_produce_header_t  *h;
 
-    headers = rd_kafka_headers_new(plcf->headers->nelts);
-    if (headers == NULL) {
-        return NULL;
+    hs = rd_kafka_headers_new(plcf->headers->nelts);
+    if (hs == NULL) {
+        return NGX_ERROR;
     }
 
     h = plcf->headers->elts;
+    n = 0;
 
     for (i = 0; i < plcf->headers->nelts; i++) {
         if (ngx_http_complex_value(r, &h[i].value, &value) != NGX_OK) {
-            rd_kafka_headers_destroy(headers);
-            return NULL;
+            rd_kafka_headers_destroy(hs);
+            return NGX_ERROR;
         }
 
-        if (rd_kafka_header_add(headers, (const char *) h[i].name.data,
+        if (value.len == 0) {
+            continue;
+        }
+
+        if (rd_kafka_header_add(hs, (const char *) h[i].name.data,
                                 h[i].name.len, value.data, value.len)
             != RD_KAFKA_RESP_ERR_NO_ERROR)
         {
-            rd_kafka_headers_destroy(headers);
-            return NULL;
+            rd_kafka_headers_destroy(hs);
+            return NGX_ERROR;
         }
+
+        *size += h[i].name.len + value.len
+                 + ngx_http_kafka_produce_varint_len(h[i].name.len)
+                 + ngx_http_kafka_produce_varint_len(value.len);
+        n++;
     }
 
-    return headers;
+    if (n == 0) {
+        rd_kafka_headers_destroy(hs);
+        hs = NULL;
+    }
+
+    *headers = hs;
+
+    return NGX_OK;
+}
+
+
+/* the size of a length in a record: a zig-zag varint, 7 bits a byte */
+
+static size_t
+ngx_http_kafka_produce_varint_len(size_t n)
+{
+    size_t    len;
+    uint64_t  v;
+
+    v = (uint64_t) n << 1;
+
+    for (len = 1; v >= 0x80; len++) {
+        v >>= 7;
+    }
+
+    return len;
 }
 
 
@@ -1539,16 +1657,11 @@ ngx_http_kafka_produce_outcome(rd_kafka_resp_err_t err,
 static ngx_int_t
 ngx_http_kafka_produce_retry_after(ngx_http_request_t *r)
 {
-    ngx_table_elt_t  *h;
+    static ngx_str_t  one = ngx_string("1");
 
-    h = ngx_list_push(&r->headers_out.headers);
-    if (h == NULL) {
+    if (ngx_http_kafka_header_add(r, "Retry-After", &one) == NULL) {
         return NGX_ERROR;
     }
-
-    h->hash = 1;
-    ngx_str_set(&h->key, "Retry-After");
-    ngx_str_set(&h->value, "1");
 
     return NGX_OK;
 }

@@ -233,7 +233,6 @@ static size_t ngx_http_kafka_sse_json_string_len(u_char *p, size_t len,
     ngx_uint_t *base64);
 static u_char *ngx_http_kafka_sse_json_string(u_char *dst, u_char *p,
     size_t len, ngx_uint_t base64);
-static ngx_uint_t ngx_http_kafka_sse_utf8(u_char *p, size_t len);
 static void ngx_http_kafka_sse_msg_unref(ngx_http_kafka_sse_msg_t *m);
 static u_char *ngx_http_kafka_sse_write_id(u_char *p,
     ngx_http_kafka_sse_ctx_t *ctx);
@@ -394,6 +393,7 @@ ngx_module_t  ngx_http_kafka_sse_module = {
 
 static ngx_http_kafka_sse_worker_t  ngx_http_kafka_sse_worker;
 
+static ngx_str_t  ngx_http_kafka_sse_allow = ngx_string("GET, HEAD");
 static ngx_str_t  ngx_http_kafka_sse_last_event_id_name =
     ngx_string("Last-Event-ID");
 
@@ -404,7 +404,6 @@ ngx_http_kafka_sse_handler(ngx_http_request_t *r)
     int64_t                         since;
     ngx_int_t                       rc;
     ngx_str_t                       topic, id, value, key;
-    ngx_table_elt_t                *h;
     ngx_pool_cleanup_t             *pcln;
     ngx_http_cleanup_t             *cln;
     ngx_http_kafka_sse_ctx_t       *ctx;
@@ -416,14 +415,9 @@ ngx_http_kafka_sse_handler(ngx_http_request_t *r)
             return rc;
         }
 
-        h = ngx_list_push(&r->headers_out.headers);
-        if (h == NULL) {
+        if (ngx_http_kafka_header_add(r, "Allow", &ngx_http_kafka_sse_allow) == NULL) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
-
-        h->hash = 1;
-        ngx_str_set(&h->key, "Allow");
-        ngx_str_set(&h->value, "GET, HEAD");
 
         return ngx_http_kafka_send_error(r, NGX_HTTP_NOT_ALLOWED, 40501,
                                          "method %V is not allowed, "
@@ -447,10 +441,8 @@ ngx_http_kafka_sse_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (ngx_http_kafka_topic_valid(&topic) != NGX_OK) {
-        return ngx_http_kafka_send_error(r, NGX_HTTP_BAD_REQUEST, 40001,
-                   "invalid topic name \"%V\": 1 to 249 characters of "
-                   "a-z, A-Z, 0-9, \".\", \"_\", \"-\"", &topic);
+    if (ngx_http_kafka_topic_allowed(r, slcf->topic, &topic) != NGX_OK) {
+        return ngx_http_kafka_topic_refuse(r, &topic);
     }
 
     rc = ngx_http_kafka_jwt_authorize(r, &topic,
@@ -1142,7 +1134,8 @@ failed:
 static ngx_int_t
 ngx_http_kafka_sse_send_header(ngx_http_request_t *r)
 {
-    ngx_table_elt_t  *h;
+    static ngx_str_t  no_cache = ngx_string("no-cache");
+    static ngx_str_t  no = ngx_string("no");
 
     r->headers_out.status = NGX_HTTP_OK;
     r->headers_out.content_length_n = -1;
@@ -1155,23 +1148,11 @@ ngx_http_kafka_sse_send_header(ngx_http_request_t *r)
     ngx_http_clear_last_modified(r);
     ngx_http_clear_etag(r);
 
-    h = ngx_list_push(&r->headers_out.headers);
-    if (h == NULL) {
+    if (ngx_http_kafka_header_add(r, "Cache-Control", &no_cache) == NULL
+        || ngx_http_kafka_header_add(r, "X-Accel-Buffering", &no) == NULL)
+    {
         return NGX_ERROR;
     }
-
-    h->hash = 1;
-    ngx_str_set(&h->key, "Cache-Control");
-    ngx_str_set(&h->value, "no-cache");
-
-    h = ngx_list_push(&r->headers_out.headers);
-    if (h == NULL) {
-        return NGX_ERROR;
-    }
-
-    h->hash = 1;
-    ngx_str_set(&h->key, "X-Accel-Buffering");
-    ngx_str_set(&h->value, "no");
 
     return ngx_http_send_header(r);
 }
@@ -1414,7 +1395,7 @@ ngx_http_kafka_sse_format(const rd_kafka_message_t *msg, ngx_str_t *topic,
 
     if (format == NGX_HTTP_KAFKA_SSE_VALUE) {
 
-        if (ngx_http_kafka_sse_utf8(value, vlen)) {
+        if (ngx_http_kafka_utf8_valid(value, vlen)) {
             for (i = 0; i < vlen; i++) {
                 if (value[i] == '\n' || value[i] == '\r') {
                     breaks++;
@@ -1569,7 +1550,7 @@ ngx_http_kafka_sse_format(const rd_kafka_message_t *msg, ngx_str_t *topic,
         }
 
         v = (u_char *) hvalue;
-        b64 = !ngx_http_kafka_sse_utf8(v, size);
+        b64 = !ngx_http_kafka_utf8_valid(v, size);
 
         p = ngx_http_kafka_sse_json_string(p, v, size, b64);
 
@@ -1606,30 +1587,13 @@ ngx_http_kafka_sse_format(const rd_kafka_message_t *msg, ngx_str_t *topic,
 static size_t
 ngx_http_kafka_sse_json_string_len(u_char *p, size_t len, ngx_uint_t *base64)
 {
-    size_t  n;
+    *base64 = !ngx_http_kafka_utf8_valid(p, len);
 
-    if (!ngx_http_kafka_sse_utf8(p, len)) {
-        *base64 = 1;
+    if (*base64) {
         return 2 + ngx_base64_encoded_length(len);
     }
 
-    *base64 = 0;
-
-    for (n = 2; len--; p++) {
-        if (*p == '"' || *p == '\\' || *p == '\n' || *p == '\r'
-            || *p == '\t')
-        {
-            n += 2;
-
-        } else if (*p < 0x20) {
-            n += sizeof("\\u00XX") - 1;
-
-        } else {
-            n++;
-        }
-    }
-
-    return n;
+    return 2 + ngx_http_kafka_json_escape_len(p, len);
 }
 
 
@@ -1638,8 +1602,6 @@ ngx_http_kafka_sse_json_string(u_char *dst, u_char *p, size_t len,
     ngx_uint_t base64)
 {
     ngx_str_t  src, enc;
-
-    static u_char  hex[] = "0123456789abcdef";
 
     *dst++ = '"';
 
@@ -1651,116 +1613,14 @@ ngx_http_kafka_sse_json_string(u_char *dst, u_char *p, size_t len,
         ngx_encode_base64(&enc, &src);
 
         dst += enc.len;
-        *dst++ = '"';
 
-        return dst;
-    }
-
-    while (len--) {
-        switch (*p) {
-
-        case '"':
-        case '\\':
-            *dst++ = '\\';
-            *dst++ = *p;
-            break;
-
-        case '\n':
-            *dst++ = '\\';
-            *dst++ = 'n';
-            break;
-
-        case '\r':
-            *dst++ = '\\';
-            *dst++ = 'r';
-            break;
-
-        case '\t':
-            *dst++ = '\\';
-            *dst++ = 't';
-            break;
-
-        default:
-            if (*p < 0x20) {
-                *dst++ = '\\';
-                *dst++ = 'u';
-                *dst++ = '0';
-                *dst++ = '0';
-                *dst++ = hex[*p >> 4];
-                *dst++ = hex[*p & 0xf];
-
-            } else {
-                *dst++ = *p;
-            }
-        }
-
-        p++;
+    } else {
+        dst = ngx_http_kafka_json_escape(dst, p, len);
     }
 
     *dst++ = '"';
 
     return dst;
-}
-
-
-/* well-formed UTF-8 (no overlong forms, surrogates or code points above
- * U+10FFFF), as a browser's EventSource decodes it without replacement */
-
-static ngx_uint_t
-ngx_http_kafka_sse_utf8(u_char *p, size_t len)
-{
-    u_char      c;
-    u_char     *last;
-    ngx_uint_t  n;
-
-    last = p + len;
-
-    while (p < last) {
-        c = *p++;
-
-        if (c < 0x80) {
-            continue;
-        }
-
-        if (c >= 0xc2 && c <= 0xdf) {
-            n = 1;
-
-        } else if (c >= 0xe0 && c <= 0xef) {
-            n = 2;
-
-            if (last - p < 2
-                || (c == 0xe0 && p[0] < 0xa0)
-                || (c == 0xed && p[0] > 0x9f))
-            {
-                return 0;
-            }
-
-        } else if (c >= 0xf0 && c <= 0xf4) {
-            n = 3;
-
-            if (last - p < 3
-                || (c == 0xf0 && p[0] < 0x90)
-                || (c == 0xf4 && p[0] > 0x8f))
-            {
-                return 0;
-            }
-
-        } else {
-            return 0;
-        }
-
-        if ((size_t) (last - p) < n) {
-            return 0;
-        }
-
-        while (n--) {
-            if ((*p++ & 0xc0) != 0x80) {
-                return 0;
-            }
-        }
-    }
-
-    return 1;
 }
 
 

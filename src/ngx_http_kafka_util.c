@@ -52,6 +52,57 @@ ngx_http_kafka_topic_valid(ngx_str_t *topic)
 
 
 /*
+ * A topic that a request may name: valid, and not internal ("__" starts
+ * Kafka's own topics, e.g. __consumer_offsets) unless the location says
+ * "kafka_internal_topics on" or the configuration names it literally.
+ */
+
+ngx_int_t
+ngx_http_kafka_topic_allowed(ngx_http_request_t *r,
+    ngx_http_complex_value_t *cv, ngx_str_t *topic)
+{
+    ngx_http_kafka_loc_conf_t  *klcf;
+
+    if (ngx_http_kafka_topic_valid(topic) != NGX_OK) {
+        return NGX_DECLINED;
+    }
+
+    if (topic->len < 2 || topic->data[0] != '_' || topic->data[1] != '_'
+        || cv->lengths == NULL)
+    {
+        return NGX_OK;
+    }
+
+    klcf = ngx_http_get_module_loc_conf(r, ngx_http_kafka_gateway_module);
+
+    return klcf->internal_topics ? NGX_OK : NGX_DECLINED;
+}
+
+
+/* the 400 answer for a topic that ngx_http_kafka_topic_allowed() refused */
+
+ngx_int_t
+ngx_http_kafka_topic_refuse(ngx_http_request_t *r, ngx_str_t *topic)
+{
+    ngx_int_t  rc;
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    if (ngx_http_kafka_topic_valid(topic) == NGX_OK) {
+        return ngx_http_kafka_send_error(r, NGX_HTTP_BAD_REQUEST, 40001,
+                   "topic \"%V\" is internal to Kafka", topic);
+    }
+
+    return ngx_http_kafka_send_error(r, NGX_HTTP_BAD_REQUEST, 40001,
+               "invalid topic name \"%V\": 1 to 249 characters of "
+               "a-z, A-Z, 0-9, \".\", \"_\", \"-\"", topic);
+}
+
+
+/*
  * Sends a complete response and returns what ngx_http_finalize_request()
  * expects.  In a subrequest (e.g. a mirror) the body ends the subrequest's
  * part of the output, not the connection's.
@@ -145,53 +196,171 @@ ngx_http_kafka_send_error(ngx_http_request_t *r, ngx_uint_t status,
 
 
 /*
- * JSON string escaping.  Bytes outside printable ASCII are written as
- * \u00XX, so the output is valid JSON whatever the input bytes are.
+ * JSON string escaping for the whole module (error messages, header names
+ * in SSE events).  Valid UTF-8 is kept as it is; each byte of an invalid
+ * sequence becomes U+FFFD; control characters and DEL are escaped, so the
+ * output is valid JSON and never holds a raw CR, LF or NUL, whatever the
+ * input bytes are.
  */
 
-size_t
-ngx_http_kafka_json_escape_len(u_char *src, size_t len)
+static u_char  ngx_http_kafka_json_replacement[] = "\\ufffd";
+
+
+/*
+ * The length of the valid UTF-8 sequence of at least two bytes at "p",
+ * or 0: overlong forms, surrogates and code points over U+10FFFF are
+ * invalid, as RFC 3629 says.
+ */
+
+static size_t
+ngx_http_kafka_utf8_len(u_char *p, u_char *last)
 {
-    size_t  n;
+    size_t    n, i;
+    uint32_t  u, min;
 
-    n = len;
+    if (*p >= 0xc2 && *p <= 0xdf) {
+        n = 2; u = *p & 0x1f; min = 0x80;
 
-    while (len--) {
-        if (*src == '"' || *src == '\\') {
-            n++;
+    } else if (*p >= 0xe0 && *p <= 0xef) {
+        n = 3; u = *p & 0x0f; min = 0x800;
 
-        } else if (*src < 0x20 || *src >= 0x7f) {
-            n += sizeof("\\u00XX") - 2;
+    } else if (*p >= 0xf0 && *p <= 0xf4) {
+        n = 4; u = *p & 0x07; min = 0x10000;
+
+    } else {
+        return 0;
+    }
+
+    if ((size_t) (last - p) < n) {
+        return 0;
+    }
+
+    for (i = 1; i < n; i++) {
+        if ((p[i] & 0xc0) != 0x80) {
+            return 0;
         }
 
-        src++;
+        u = (u << 6) | (p[i] & 0x3f);
+    }
+
+    if (u < min || u > 0x10ffff || (u >= 0xd800 && u <= 0xdfff)) {
+        return 0;
     }
 
     return n;
 }
 
 
+/* well-formed UTF-8, as a browser's EventSource decodes it unreplaced */
+
+ngx_uint_t
+ngx_http_kafka_utf8_valid(u_char *p, size_t len)
+{
+    size_t   n;
+    u_char  *last;
+
+    last = p + len;
+
+    while (p < last) {
+        if (*p < 0x80) {
+            p++;
+            continue;
+        }
+
+        n = ngx_http_kafka_utf8_len(p, last);
+
+        if (n == 0) {
+            return 0;
+        }
+
+        p += n;
+    }
+
+    return 1;
+}
+
+
+size_t
+ngx_http_kafka_json_escape_len(u_char *src, size_t len)
+{
+    size_t   n, size;
+    u_char  *last;
+
+    size = 0;
+    last = src + len;
+
+    while (src < last) {
+        if (*src == '"' || *src == '\\' || *src == '\n' || *src == '\r'
+            || *src == '\t')
+        {
+            size += 2;
+
+        } else if (*src < 0x20 || *src == 0x7f) {
+            size += sizeof("\\u00XX") - 1;
+
+        } else if (*src >= 0x80) {
+            n = ngx_http_kafka_utf8_len(src, last);
+
+            if (n == 0) {
+                size += sizeof(ngx_http_kafka_json_replacement) - 1;
+                src++;
+                continue;
+            }
+
+            size += n;
+            src += n;
+            continue;
+
+        } else {
+            size++;
+        }
+
+        src++;
+    }
+
+    return size;
+}
+
+
 u_char *
 ngx_http_kafka_json_escape(u_char *dst, u_char *src, size_t len)
 {
-    static u_char  hex[] = "0123456789abcdef";
+    size_t          n;
+    u_char         *last;
+    static u_char   hex[] = "0123456789abcdef";
 
-    while (len--) {
+    last = src + len;
+
+    while (src < last) {
         if (*src == '"' || *src == '\\') {
             *dst++ = '\\';
             *dst++ = *src;
 
-        } else if (*src == '\n') {
+        } else if (*src == '\n' || *src == '\r' || *src == '\t') {
             *dst++ = '\\';
-            *dst++ = 'n';
+            *dst++ = (*src == '\n') ? 'n' : (*src == '\r') ? 'r' : 't';
 
-        } else if (*src < 0x20 || *src >= 0x7f) {
+        } else if (*src < 0x20 || *src == 0x7f) {
             *dst++ = '\\';
             *dst++ = 'u';
             *dst++ = '0';
             *dst++ = '0';
             *dst++ = hex[*src >> 4];
             *dst++ = hex[*src & 0xf];
+
+        } else if (*src >= 0x80) {
+            n = ngx_http_kafka_utf8_len(src, last);
+
+            if (n == 0) {
+                dst = ngx_cpymem(dst, ngx_http_kafka_json_replacement,
+                                 sizeof(ngx_http_kafka_json_replacement) - 1);
+                src++;
+                continue;
+            }
+
+            dst = ngx_cpymem(dst, src, n);
+            src += n;
+            continue;
 
         } else {
             *dst++ = *src;
@@ -201,4 +370,43 @@ ngx_http_kafka_json_escape(u_char *dst, u_char *src, size_t len)
     }
 
     return dst;
+}
+
+
+/*
+ * Adds a response header.  Every field is set: since nginx 1.23.0 headers
+ * of the same name are linked through "next", and core phases walk that
+ * list (e.g. the access phase's "satisfy any" over WWW-Authenticate).
+ */
+
+ngx_table_elt_t *
+ngx_http_kafka_header_add(ngx_http_request_t *r, char *key, ngx_str_t *value)
+{
+    size_t            len;
+    u_char           *lowcase;
+    ngx_table_elt_t  *h;
+
+    len = ngx_strlen(key);
+
+    lowcase = ngx_pnalloc(r->pool, len);
+    if (lowcase == NULL) {
+        return NULL;
+    }
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NULL;
+    }
+
+    h->hash = 1;
+    h->key.data = (u_char *) key;
+    h->key.len = len;
+    h->value = *value;
+    h->lowcase_key = lowcase;
+    ngx_strlow(h->lowcase_key, h->key.data, len);
+#if (nginx_version >= 1023000)
+    h->next = NULL;
+#endif
+
+    return h;
 }

@@ -28,6 +28,16 @@ our $ES = jwt_sign('ES256', "$keys/ec.pem",
 our $EXPIRED = jwt_sign('ES256', "$keys/ec.pem",
                         { sub => 'alice', exp => time - 60 });
 our $NONE = jwt_raw('{"alg":"none"}', '{"sub":"root"}') . 'c2ln';
+our $INJECT = jwt_sign('ES256', "$keys/ec.pem",
+                       { sub => "a\r\nSet-Cookie: evil=1", name => "ok",
+                         exp => time + 300 });
+our $INJECT_LF = jwt_sign('ES256', "$keys/ec.pem",
+                          { sub => "a\nX-Evil: 1", name => "ok",
+                            exp => time + 300 });
+our $INJECT_NESTED = jwt_sign('ES256', "$keys/ec.pem",
+                              { sub => "bob", roles => ["x\x7fy"],
+                                exp => time + 300 },
+                              { kid => "k\r\nX-Evil: 1" });
 our $CONFUSED = jwt_sign('HS256', "$keys/ec.pub",
                          { sub => 'mallory', exp => time + 300 });
 
@@ -35,7 +45,7 @@ no_shuffle();
 
 # per response: the status, each response_headers line, the body check,
 # each error_log/no_error_log line; must_die: 1 + its error_log lines
-plan tests => 58;
+plan tests => 81;
 
 run_tests();
 
@@ -292,3 +302,84 @@ holds a private key; kafka_jwt_key_file takes the public key
 --- must_die
 --- error_log
 is a PEM file, not an HMAC secret
+
+
+
+=== TEST 14: a signed claim with CR LF cannot add a response header
+--- config
+    location = /t {
+        kafka_jwt "kafka";
+        kafka_jwt_key_file $TEST_NGINX_JWT_KEYS/ec.pub;
+        empty_gif;
+        add_header X-Sub $jwt_claim_sub;
+        add_header X-Name $jwt_claim_name;
+    }
+--- request
+GET /t
+--- more_headers eval
+"Authorization: Bearer $::INJECT"
+--- error_code: 200
+--- response_headers
+X-Name: ok
+!X-Sub
+!Set-Cookie
+--- error_log
+the token's "sub" holds a control character, the variable is left empty
+--- no_error_log
+[error]
+[alert]
+
+
+
+=== TEST 15: a bare LF in a claim is refused the same way
+--- config
+    location = /t {
+        kafka_jwt "kafka";
+        kafka_jwt_key_file $TEST_NGINX_JWT_KEYS/ec.pub;
+        empty_gif;
+        add_header X-Sub $jwt_claim_sub;
+        add_header X-Name $jwt_claim_name;
+    }
+--- request
+GET /t
+--- more_headers eval
+"Authorization: Bearer $::INJECT_LF"
+--- error_code: 200
+--- response_headers
+X-Name: ok
+!X-Sub
+!X-Evil
+--- error_log
+the token's "sub" holds a control character
+--- no_error_log
+[error]
+[alert]
+
+
+
+=== TEST 16: DEL in a nested claim, CR LF in a header parameter: both left empty
+--- config
+    location = /t {
+        kafka_jwt "kafka";
+        kafka_jwt_key_file $TEST_NGINX_JWT_KEYS/ec.pub;
+        empty_gif;
+        add_header X-Sub $jwt_claim_sub;
+        add_header X-Roles $jwt_claim_roles;
+        add_header X-Kid $jwt_header_kid;
+    }
+--- request
+GET /t
+--- more_headers eval
+"Authorization: Bearer $::INJECT_NESTED"
+--- error_code: 200
+--- response_headers
+X-Sub: bob
+!X-Roles
+!X-Kid
+!X-Evil
+--- error_log
+the token's "roles" holds a control character
+the token's "kid" holds a control character
+--- no_error_log
+[error]
+[alert]

@@ -151,10 +151,10 @@ Content-Type: application/json
 GET /p
 --- error_code: 405
 --- response_headers
-Allow: POST, PUT
+Allow: POST, PUT, DELETE
 Content-Type: application/json
 --- response_body chomp
-{"error_code":40501,"message":"method GET is not allowed, use POST or PUT"}
+{"error_code":40501,"message":"method GET is not allowed, use POST, PUT or DELETE"}
 --- kafka_topic_count: raw-get 0
 
 
@@ -317,3 +317,188 @@ api answered
 --- kafka_topic: raw-chunked
 --- kafka_records eval
 [ { key => undef, value => "first-second-third\n" } ]
+
+
+
+=== TEST 18: an empty body with Content-Length: 0 is an empty value, not a tombstone
+--- config
+    location /p {
+        kafka_produce raw-empty-cl;
+    }
+--- raw_request eval
+"POST /p HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
+. "Content-Length: 0\r\n\r\n"
+--- error_code: 200
+--- kafka_topic: raw-empty-cl
+--- kafka_records eval
+[ { key => undef, value => "" } ]
+
+
+
+=== TEST 19: an empty chunked body is an empty value, not a tombstone
+--- config
+    location /p {
+        kafka_produce raw-empty-chunked;
+    }
+--- raw_request eval
+"POST /p HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
+. "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
+--- error_code: 200
+--- kafka_topic: raw-empty-chunked
+--- kafka_records eval
+[ { key => undef, value => "" } ]
+
+
+
+=== TEST 20: DELETE produces a tombstone (null value) for the key
+--- config
+    location ~ ^/items/(?<id>[^/]+)$ {
+        kafka_produce raw-tombstone;
+        kafka_produce_key $id;
+    }
+--- request
+DELETE /items/order-42
+--- error_code: 200
+--- response_body_like: ^\{"offsets":\[\{"partition":\d,"offset":\d+,"error_code":null,"error":null\}\],"key_schema_id":null,"value_schema_id":null\}$
+--- kafka_topic: raw-tombstone
+--- kafka_records eval
+[ { key => "order-42", value => undef } ]
+
+
+
+=== TEST 21: DELETE without a key is 400 40003 and produces nothing
+--- config
+    location /p {
+        kafka_produce raw-tombstone-nokey;
+        kafka_produce_key $arg_key;
+    }
+--- request
+DELETE /p
+--- error_code: 400
+--- response_body chomp
+{"error_code":40003,"message":"DELETE produces a tombstone for a key, and kafka_produce_key is empty"}
+--- kafka_topic_count: raw-tombstone-nokey 0
+
+
+
+=== TEST 22: DELETE ignores a body, the record is still a tombstone
+--- config
+    location /p {
+        kafka_produce raw-tombstone-body;
+        kafka_produce_key $arg_key;
+    }
+--- request
+DELETE /p?key=k9
+this body is not produced
+--- error_code: 200
+--- kafka_topic: raw-tombstone-body
+--- kafka_records eval
+[ { key => "k9", value => undef } ]
+
+
+
+=== TEST 23: other methods are 405 and Allow lists POST, PUT and DELETE
+--- config
+    location /p {
+        kafka_produce raw-405;
+    }
+--- request
+PATCH /p
+x
+--- error_code: 405
+--- response_headers
+Allow: POST, PUT, DELETE
+--- response_body chomp
+{"error_code":40501,"message":"method PATCH is not allowed, use POST, PUT or DELETE"}
+--- kafka_topic_count: raw-405 0
+
+
+
+=== TEST 24: a header whose value is empty is left out of the record
+--- config
+    location /p {
+        kafka_produce raw-emptyheader;
+        kafka_produce_header x-trace $http_x_trace;
+        kafka_produce_header x-present $http_x_present;
+    }
+--- request
+POST /p
+v
+--- more_headers
+X-Present: yes
+--- error_code: 200
+--- kafka_topic: raw-emptyheader
+--- kafka_records eval
+[ { key => undef, value => "v", headers => { "x-present" => "yes" } } ]
+
+
+
+=== TEST 25: an internal topic from the URI is 400 40001 and never reaches Kafka
+--- config
+    location ~ ^/topics/(?<topic>[^/]+)$ {
+        kafka_produce $topic;
+    }
+--- request
+POST /topics/__consumer_offsets
+x
+--- error_code: 400
+--- response_body chomp
+{"error_code":40001,"message":"topic \"__consumer_offsets\" is internal to Kafka"}
+--- kafka_topic_count: __consumer_offsets 0
+
+
+
+=== TEST 26: kafka_internal_topics on lets a location produce to "__" topics
+--- config
+    location ~ ^/topics/(?<topic>[^/]+)$ {
+        kafka_internal_topics on;
+        kafka_produce $topic;
+    }
+--- request
+POST /topics/__raw-internal
+x
+--- error_code: 200
+--- kafka_topic: __raw-internal
+--- kafka_records eval
+[ { key => undef, value => "x" } ]
+
+
+
+=== TEST 27: a topic named literally in the configuration is the admin's choice
+--- config
+    location /p {
+        kafka_produce __raw-literal;
+    }
+--- request
+POST /p
+y
+--- error_code: 200
+--- kafka_topic: __raw-literal
+--- kafka_records eval
+[ { key => undef, value => "y" } ]
+
+
+
+=== TEST 28: a UTF-8 topic name is quoted as UTF-8 in the error, not byte by byte
+--- config
+    location ~ ^/topics/(?<topic>[^/]+)$ {
+        kafka_produce $topic;
+    }
+--- request eval
+"POST /topics/\xc3\xa9t\xc3\xa9\nx"
+--- error_code: 400
+--- response_body eval
+qq|{"error_code":40001,"message":"invalid topic name \\"\xc3\xa9t\xc3\xa9\\": 1 to 249 characters of a-z, A-Z, 0-9, \\".\\", \\"_\\", \\"-\\""}|
+
+
+
+=== TEST 29: invalid UTF-8 in the topic becomes U+FFFD in the error, control bytes are escaped
+--- config
+    location ~ ^/topics/(?<topic>[^/]+)$ {
+        kafka_produce $topic;
+    }
+--- request eval
+"POST /topics/a%C3b%0D%0A%7F%F0%9F%98%80\nx"
+--- error_code: 400
+--- response_body eval
+qq|{"error_code":40001,"message":"invalid topic name \\"a\\ufffdb\\r\\n\\u007f\xf0\x9f\x98\x80\\": 1 to 249 characters of a-z, A-Z, 0-9, \\".\\", \\"_\\", \\"-\\""}|

@@ -32,6 +32,15 @@ _EOC_
     }
 });
 
+# A binary envelope: a small record, then one whose value has $size bytes.
+sub envelope {
+    my ($topic, $size) = @_;
+    require MIME::Base64;
+    return "POST /topics/$topic\n"
+        . '{"records":[{"value":"c21hbGw="},{"value":"'
+        . MIME::Base64::encode_base64("z" x $size, "") . '"}]}';
+}
+
 run_tests();
 
 __DATA__
@@ -349,5 +358,125 @@ written although the envelope was answered 413.
 --- more_headers
 Content-Type: application/vnd.kafka.json.v2+json
 --- error_code: 413
---- response_body_like: ^\{"error_code":41301,"message":"records\[1\]: 1100002 bytes of key and value, over the producer's message.max.bytes \(1000000\); nothing was produced"\}$
+--- response_body_like: ^\{"error_code":41301,"message":"records\[1\]: 1100038 bytes with key, headers and record overhead, over the producer's message.max.bytes \(1000000\); nothing was produced"\}$
 --- kafka_topic_count: rest-toolarge 0
+
+
+
+=== TEST 23: an empty envelope body says so
+--- request
+POST /topics/rest-emptybody
+--- more_headers
+Content-Type: application/vnd.kafka.json.v2+json
+--- error_code: 422
+--- response_body chomp
+{"error_code":42201,"message":"empty body: expected a JSON object with \"records\""}
+--- kafka_topic_count: rest-emptybody 0
+
+
+
+=== TEST 24: no headers, exactly message.max.bytes as librdkafka counts it: both records produced
+--- config
+    location ~ ^/topics/(?<topic>[^/]+)$ {
+        client_max_body_size 4m;
+        kafka_produce $topic;
+    }
+--- request eval
+main::envelope("rest-max-fit", 999964)
+--- more_headers
+Content-Type: application/vnd.kafka.binary.v2+json
+--- error_code: 200
+--- kafka_topic: rest-max-fit
+--- kafka_records eval
+[ { key => undef, value => "small" },
+  { key => undef, value => "z" x 999964 } ]
+
+
+
+=== TEST 25: no headers, one byte over: 413, nothing produced
+--- config
+    location ~ ^/topics/(?<topic>[^/]+)$ {
+        client_max_body_size 4m;
+        kafka_produce $topic;
+    }
+--- request eval
+main::envelope("rest-max-over", 999965)
+--- more_headers
+Content-Type: application/vnd.kafka.binary.v2+json
+--- error_code: 413
+--- response_body_like: ^\{"error_code":41301,"message":"records\[1\]: 1000001 bytes with key, headers and record overhead, over the producer's message.max.bytes \(1000000\); nothing was produced"\}$
+--- kafka_topic_count: rest-max-over 0
+
+
+
+=== TEST 26: with kafka_produce_header, exactly at the limit: both records produced
+--- config
+    location ~ ^/topics/(?<topic>[^/]+)$ {
+        client_max_body_size 4m;
+        kafka_produce $topic;
+        kafka_produce_header x-request-id $request_id;
+    }
+--- request eval
+main::envelope("rest-maxh-fit", 999918)
+--- more_headers
+Content-Type: application/vnd.kafka.binary.v2+json
+--- error_code: 200
+--- kafka_topic: rest-maxh-fit
+--- kafka_records eval
+[ { key => undef, value => "small", headers => { "x-request-id" => qr/^[0-9a-f]{32}$/ } },
+  { key => undef, value => "z" x 999918, headers => { "x-request-id" => qr/^[0-9a-f]{32}$/ } } ]
+
+
+
+=== TEST 27: with kafka_produce_header, one byte over: 413, nothing produced
+--- config
+    location ~ ^/topics/(?<topic>[^/]+)$ {
+        client_max_body_size 4m;
+        kafka_produce $topic;
+        kafka_produce_header x-request-id $request_id;
+    }
+--- request eval
+main::envelope("rest-maxh-over", 999919)
+--- more_headers
+Content-Type: application/vnd.kafka.binary.v2+json
+--- error_code: 413
+--- response_body_like: ^\{"error_code":41301,"message":"records\[1\]: 1000001 bytes with key, headers and record overhead, over the producer's message.max.bytes \(1000000\); nothing was produced"\}$
+--- kafka_topic_count: rest-maxh-over 0
+
+
+
+=== TEST 28: with a key and a header, one byte over: 413, nothing produced
+--- config
+    location ~ ^/topics/(?<topic>[^/]+)$ {
+        client_max_body_size 4m;
+        kafka_produce $topic;
+        kafka_produce_key $arg_key;
+        kafka_produce_header x-request-id $request_id;
+    }
+--- request eval
+my $r = main::envelope("rest-maxkh-over", 999914); $r =~ s{^(POST \S+)}{$1?key=kkkkk}; $r
+--- more_headers
+Content-Type: application/vnd.kafka.binary.v2+json
+--- error_code: 413
+--- response_body_like: ^\{"error_code":41301,"message":"records\[1\]: 1000001 bytes with key, headers and record overhead, over the producer's message.max.bytes \(1000000\); nothing was produced"\}$
+--- kafka_topic_count: rest-maxkh-over 0
+
+
+
+=== TEST 29: with a key and a header, exactly at the limit: both records produced
+--- config
+    location ~ ^/topics/(?<topic>[^/]+)$ {
+        client_max_body_size 4m;
+        kafka_produce $topic;
+        kafka_produce_key $arg_key;
+        kafka_produce_header x-request-id $request_id;
+    }
+--- request eval
+my $r = main::envelope("rest-maxkh-fit", 999913); $r =~ s{^(POST \S+)}{$1?key=kkkkk}; $r
+--- more_headers
+Content-Type: application/vnd.kafka.binary.v2+json
+--- error_code: 200
+--- kafka_topic: rest-maxkh-fit
+--- kafka_records eval
+[ { key => "kkkkk", value => "small", headers => { "x-request-id" => qr/^[0-9a-f]{32}$/ } },
+  { key => "kkkkk", value => "z" x 999913, headers => { "x-request-id" => qr/^[0-9a-f]{32}$/ } } ]
