@@ -26,6 +26,12 @@ sse_start_nginx(<<'LOC');
             kafka_consume_format json;
             kafka_consume_event update;
         }
+
+        location ~ ^/internal/(?<t>[^/]+)$ {
+            kafka_internal_topics on;
+            kafka_consume_sse $t;
+            kafka_consume_start earliest;
+        }
 LOC
 
 sse_produce($topic, 0, 'k1', "one line");
@@ -90,6 +96,23 @@ my ($status, $head, $body) = sse_request('GET', '/v/bad%20topic');
 is($status, 400, 'bad topic: 400');
 like($body, qr/^\{"error_code":40001,"message":"invalid topic name/,
      'bad topic: JSON error');
+
+($status, $head, $body) = sse_request('GET', '/v/__consumer_offsets');
+is($status, 400, 'an internal topic: 400');
+is($body, '{"error_code":40001,"message":"topic \\"__consumer_offsets\\" '
+          . 'is internal to Kafka"}', 'an internal topic: JSON error');
+
+sse_produce('__sse-internal', 0, 'ik', 'internal record');
+my $internal = sse_get('/internal/__sse-internal', 10,
+                       until => sub { @{ $_[0]{events} } >= 1 });
+is($internal->{status}, 200, 'kafka_internal_topics on: 200');
+is($internal->{events}[0]{data}, 'internal record',
+   'kafka_internal_topics on: the internal topic streams');
+
+($status, undef, $body) = sse_request('GET', '/v/caf%C3%A9');
+is($body, qq|{"error_code":40001,"message":"invalid topic name \\"caf\xc3\xa9\\": |
+          . '1 to 249 characters of a-z, A-Z, 0-9, \\".\\", \\"_\\", \\"-\\""}',
+   'a UTF-8 topic name is quoted as UTF-8');
 
 for my $id ('x', '0:1,0:2', '1:2,0:1', '0:', ':5', '0:1,', '0:99999999999999999999') {
     ($status, undef, $body) = sse_request('GET', "/v/$topic",

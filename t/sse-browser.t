@@ -16,47 +16,16 @@ use Test::More;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use KafkaGateway::SSE;
+use KafkaGateway::Browser;
 use IO::Select;
 use JSON::PP ();
 use Time::HiRes qw(sleep time);
 
-my $dir = "$FindBin::Bin/browser";
-
 plan skip_all => 'reload needs the master process (not under valgrind)'
     if sse_valgrind();
 
-# tools/install-deps.sh (run by "make test") installs chromium and, when
-# there is no node, Debian's nodejs and npm.  As root nothing is skipped:
-# what is missing is a failure.
-my $can_install = $> == 0;
-my $missing = sub {
-    my $why = shift;
-    if ($can_install) {
-        plan tests => 1;
-        fail($why);
-        exit 0;
-    }
-    plan skip_all => $why;
-};
-
-$missing->('chromium is not installed (apt-get install chromium)')
-    unless -x '/usr/bin/chromium';
-
-$missing->('node and npm are needed (apt-get install nodejs npm)')
-    unless system('node --version > /dev/null 2>&1') == 0
-           && system('npm --version > /dev/null 2>&1') == 0;
-
-if (!-d "$dir/node_modules/playwright-core") {
-    # the newest playwright-core needs node 20; Debian 12's is 18
-    my ($major) = `node --version` =~ /^v(\d+)/;
-    my $pkg = ($major || 0) >= 20 ? 'playwright-core@1'
-                                  : 'playwright-core@1.57';
-    system("cd '$dir' && npm install --silent --no-audit --no-fund "
-           . "--no-save $pkg > /dev/null 2>&1");
-}
-
-$missing->('playwright-core could not be installed with npm')
-    unless -d "$dir/node_modules/playwright-core";
+browser_or_skip();
+my $dir = browser_dir();
 
 my $topic = sse_unique_topic('sse-browser');
 my $root = sse_start_nginx(<<'LOC');

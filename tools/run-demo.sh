@@ -4,7 +4,7 @@
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
-prefix=$top/build/run
+prefix=${RUN_PREFIX:-$top/build/run}
 port=${RUN_PORT:-8080}
 
 mkdir -p "$prefix/conf" "$prefix/logs" "$prefix/html"

@@ -94,6 +94,7 @@ http {
         root $servroot/html;
 
         location = /produce {
+            kafka_internal_topics on;
             kafka_produce \$arg_topic;
             kafka_produce_key \$arg_key;
             kafka_produce_partition \$arg_partition;
