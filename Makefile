@@ -60,5 +60,13 @@ test-valgrind: all
 bench: all
 	bench/run.sh
 
+# The Debian package, built by Debian's own tools (debhelper, nginx-dev's
+# dh-sequence-nginx) from a copy of the tree in build/deb.
+.PHONY: deb
+
+deb:
+	@tools/install-deps.sh deb
+	@tools/build-deb.sh $(BUILD)
+
 clean:
 	rm -rf $(BUILD) t/servroot*
