@@ -42,6 +42,7 @@ else
     rev=
 fi
 
+# shellcheck disable=SC1091
 codename=$(. /etc/os-release 2>/dev/null && echo "${VERSION_CODENAME:-}")
 
 cat > "$src/debian/changelog" <<CHANGELOG
