@@ -60,5 +60,17 @@ test-valgrind: all
 bench: all
 	bench/run.sh
 
+# The Debian package, built by Debian's own tools (debhelper, nginx-dev's
+# dh-sequence-nginx) from a copy of the tree in build/deb; test-deb installs
+# it into this system (root, Debian), checks it, and purges it.
+.PHONY: deb test-deb
+
+deb:
+	@tools/install-deps.sh deb
+	@tools/build-deb.sh $(BUILD)
+
+test-deb: deb tools
+	KGW_BUILD=$(BUILD) prove $(PROVE_INC) -v t/package/deb.t
+
 clean:
 	rm -rf $(BUILD) t/servroot*

@@ -17,6 +17,11 @@ then
     pkgs="$pkgs nodejs npm"
 fi
 
+# "tools/install-deps.sh deb" ("make deb"): also Debian's packaging tools
+if [ "${1:-}" = deb ]; then
+    pkgs="$pkgs debhelper dpkg-dev"
+fi
+
 pkgs="$pkgs ${EXTRA_PACKAGES:-}"
 
 missing=
