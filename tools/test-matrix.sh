@@ -22,7 +22,7 @@
 set -uo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
-build=${1:-$top/build}
+build=$(realpath -m "${1:-$top/build}")
 sources=${NGINX_SOURCES:-../shared/nginx}
 full=${NGINX_MATRIX_FULL-1.31.4}
 smoke=${NGINX_MATRIX_SMOKE-1.24.0 1.26.3 1.30.4}
@@ -49,12 +49,14 @@ flags=$(tools/build-nginx.sh --flags)
 rows=()
 failed=0
 
-# load_check NGINX MODULE DIR: "nginx -t" with the module loaded and used
+# load_check NGINX MODULE DIR: "nginx -t" with the module loaded and its
+# three parts (produce, SSE, JWT) configured
 load_check() {
     local nginx=$1 module=$2 dir=$3
 
     rm -rf "$dir"
     mkdir -p "$dir/conf" "$dir/logs"
+    printf '%064d\n' 0 > "$dir/conf/hmac.key"
     cat > "$dir/conf/nginx.conf" <<EOF
 load_module $module;
 events { }
@@ -63,6 +65,13 @@ http {
     server {
         listen 127.0.0.1:1;
         location /produce { kafka_produce test; }
+        location /events { kafka_consume_sse test; }
+        location /jwt {
+            kafka_jwt kafka;
+            kafka_jwt_key_type hmac;
+            kafka_jwt_key_file hmac.key;
+            kafka_produce test;
+        }
     }
 }
 EOF
