@@ -4,12 +4,16 @@
 #   make run      build, start a dev broker and nginx with nginx.conf.sample
 #   make test     build and run the whole test suite
 #   make test-valgrind   the same suite with nginx under valgrind
+#   make test-matrix     the suites against other nginx releases, built from
+#                        NGINX_SOURCES (default ../shared/nginx; skipped
+#                        when it is absent)
 #   make bench    benchmarks (see bench/README.md)
 
 BUILD      ?= $(CURDIR)/build
 NGINX_BIN  ?= /usr/sbin/nginx
 RUN_PORT   ?= 8080
 PROVE_ARGS ?= t/*.t t/selftest/*.t
+NGINX_SOURCES ?= ../shared/nginx
 
 MODULE     = $(BUILD)/ngx_http_kafka_gateway_module.so
 TOOLS      = $(BUILD)/kafka-dev-broker $(BUILD)/kafka-dev-dump
@@ -25,7 +29,7 @@ export TEST_NGINX_LOAD_MODULES ?= $(MODULE)
 export KAFKA_DEV_BROKER ?= $(BUILD)/kafka-dev-broker
 export KAFKA_DEV_DUMP ?= $(BUILD)/kafka-dev-dump
 
-.PHONY: all deps module tools run test test-valgrind bench clean
+.PHONY: all deps module tools run test test-valgrind test-matrix bench clean
 
 all: module tools
 
@@ -56,6 +60,11 @@ test: all
 test-valgrind: all
 	TEST_NGINX_USE_VALGRIND=1 tools/with-broker.sh \
 	    prove $(PROVE_INC) $(or $(VALGRIND_PROVE_ARGS),t/*.t)
+
+# the whole suite on the newest mainline, a smoke subset on the older
+# releases (tools/test-matrix.sh says which); each nginx is built once
+test-matrix: tools
+	NGINX_SOURCES="$(NGINX_SOURCES)" tools/test-matrix.sh $(BUILD)
 
 bench: all
 	bench/run.sh

@@ -10,8 +10,13 @@ use JSON::PP;
 
 use KafkaGateway::Harness qw(brokers_or_skip unique_topic kafka_dump);
 use KafkaGateway::JWT qw(make_keys jwt_sign);
+use KafkaGateway::Features qw(nginx_lacks);
 
 brokers_or_skip();
+
+if (my $why = nginx_lacks('http_ssl_module', 'http_v2_module')) {
+    plan skip_all => $why;
+}
 
 my $ng = KafkaGateway::Harness->new(name => 'tls');
 my $dir = $ng->dir;
