@@ -7,6 +7,7 @@
 #   make test-matrix     the suites against other nginx releases, built from
 #                        NGINX_SOURCES (default ../shared/nginx; skipped
 #                        when it is absent)
+#   make check    everything CI runs (.ci/run): test, test-matrix, test-deb
 #   make bench    benchmarks (see bench/README.md)
 
 BUILD      ?= $(CURDIR)/build
@@ -29,7 +30,8 @@ export TEST_NGINX_LOAD_MODULES ?= $(MODULE)
 export KAFKA_DEV_BROKER ?= $(BUILD)/kafka-dev-broker
 export KAFKA_DEV_DUMP ?= $(BUILD)/kafka-dev-dump
 
-.PHONY: all deps module tools run test test-valgrind test-matrix bench clean
+.PHONY: all deps module tools run test test-valgrind test-matrix check \
+        bench clean
 
 all: module tools
 
@@ -65,6 +67,10 @@ test-valgrind: all
 # releases (tools/test-matrix.sh says which); each nginx is built once
 test-matrix: tools
 	NGINX_SOURCES="$(NGINX_SOURCES)" tools/test-matrix.sh $(BUILD)
+
+# what CI runs: the suite on Debian's nginx, the other nginx releases, the
+# Debian package (each says "skipped" where it cannot run)
+check: test test-matrix test-deb
 
 bench: all
 	bench/run.sh
