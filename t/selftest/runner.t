@@ -204,6 +204,7 @@ GET /slow
 
 
 === TEST 13: user_files are served from the html directory
+--- config
 --- user_files
 >>> hello.txt
 hi there
