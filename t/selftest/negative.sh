@@ -215,8 +215,14 @@ case_ alert "unexpected alert lines" compat <<'EOF'
         return 200;
     }
 --- init
+# the pid file is written before the worker is forked: wait for it
 my $master = Test::Nginx::Util::get_pid_from_pidfile('');
-kill 'SEGV', Test::Nginx::Util::children_of($master);
+my @workers;
+for (1 .. 300) {
+    @workers = Test::Nginx::Util::children_of($master) and last;
+    select undef, undef, undef, 0.01;
+}
+kill 'SEGV', @workers;
 select undef, undef, undef, 0.3;
 --- request
 GET /t

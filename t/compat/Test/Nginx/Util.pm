@@ -9,58 +9,40 @@ use warnings;
 
 use base 'Exporter';
 
-use Carp qw(croak);
 use Config ();
-use Cwd ();
 use File::Path qw(make_path remove_tree);
 use File::Spec ();
-use IO::Socket::INET ();
 use List::Util qw(shuffle);
 use POSIX qw(:sys_wait_h SIGQUIT SIGTERM SIGKILL);
-use Scalar::Util qw(looks_like_number);
 use Test::More ();
-use Test::LongString ();
 use Time::HiRes qw(sleep time);
 
 our $VERSION = '0.29_compat';
 
+# Only what the suites use (see the POD in Test::Nginx::Socket).
 our @EXPORT = qw(
-    env_to_nginx is_str bail_out add_cleanup_handler add_block_preprocessor
-    access_log_data error_log_data parse_headers parse_time trim
-    show_all_chars run_tests run_test timeout workers worker_connections
-    master_on master_off master_process_enabled log_level no_shuffle
-    no_root_location html_dir server_root server_port server_port_for_client
-    server_addr server_name config_preamble repeat_each no_long_string
-    check_accum_error_log sleep_time verbose get_pid_from_pidfile
-    is_running use_hup no_nginx_manager
-    $NoLongString $ServerPort $ServerPortForClient $ServerAddr $ServerName
-    $ServRoot $PidFile $ConfFile $ErrLogFile $RunTestHelper $CheckErrorLog
-    $CheckShutdownErrorLog $RepeatEach $NginxVersion
+    bail_out add_block_preprocessor error_log_data parse_headers parse_time
+    trim run_tests workers master_on log_level no_shuffle
+    $ServerPort $ServerAddr $ServerName $Timeout $TestNginxSleep
+    $RunTestHelper $CheckErrorLog
 );
 
 # Settings, named and defaulted as in the real Test::Nginx::Util.
 
-our $NoLongString;
-our $Verbose        = $ENV{TEST_NGINX_VERBOSE};
 our $LoadModules    = $ENV{TEST_NGINX_LOAD_MODULES};
-our $NoShuffle      = $ENV{TEST_NGINX_NO_SHUFFLE} || 0;
+our $NoShuffle      = 0;
 our $UseValgrind    = $ENV{TEST_NGINX_USE_VALGRIND};
-our $Timeout        = $ENV{TEST_NGINX_TIMEOUT} || 3;
-our $CheckAccumErrLog = $ENV{TEST_NGINX_CHECK_ACCUM_ERR_LOG};
+our $Timeout        = 3;
 our $ServerAddr     = '127.0.0.1';
 our $ServerName     = 'localhost';
 our $NginxBinary    = $ENV{TEST_NGINX_BINARY} || default_binary();
 our $Workers        = 1;
 our $WorkerConnections = 1024;
-our $LogLevel       = $ENV{TEST_NGINX_LOG_LEVEL} || 'debug';
-our $MasterProcessEnabled = $ENV{TEST_NGINX_MASTER_PROCESS} || 'off';
+our $LogLevel       = 'debug';
+our $MasterProcessEnabled = 'off';
 our $ServerPort     = $ENV{TEST_NGINX_SERVER_PORT} || $ENV{TEST_NGINX_PORT}
                       || 1984;
-our $ServerPortForClient = $ENV{TEST_NGINX_CLIENT_PORT} || $ServerPort;
-our $NoRootLocation = 0;
-our $TestNginxSleep = $ENV{TEST_NGINX_SLEEP} || 0.015;
-our $RepeatEach     = 1;
-our $ConfigPreamble = '';
+our $TestNginxSleep = 0.015;
 
 # Project strictness (not in the real Test::Nginx): on unless set to 0.
 our $FailOnAlert = $ENV{TEST_NGINX_FAIL_ON_ALERT} // 1;
@@ -74,14 +56,10 @@ our $CoreSuppressions = File::Spec->catfile(
     (File::Spec->splitpath(File::Spec->rel2abs(__FILE__)))[1],
     '..', '..', 'nginx-core.supp');
 
-our (@EnvToNginx, @BlockPreprocessors, @CleanupHandlers);
-our ($RunTestHelper, $CheckErrorLog, $CheckShutdownErrorLog);
-our ($NginxVersion, $NginxRawVersion, $NginxHasE);
+our @BlockPreprocessors;
+our ($RunTestHelper, $CheckErrorLog);
+our ($NginxVersion, $NginxHasE);
 our $ErrLogFilePos = 0;
-
-# The last block that had a config section: a block without one runs with
-# its configuration (the real one keeps that block's nginx running).
-our $PrevConfigBlock;
 
 # The nginx this process started: master pid, and whether it is our
 # child (valgrind mode runs it in the foreground).
@@ -122,65 +100,14 @@ sub default_binary {
 }
 
 
-# Setters and getters of the real API.
+# Setters of the real API.
 
-sub no_long_string ()   { $NoLongString = 1 }
 sub no_shuffle ()       { $NoShuffle = 1 }
-sub no_root_location () { $NoRootLocation = 1 }
-sub check_accum_error_log () { $CheckAccumErrLog = 1 }
 sub master_on ()        { $MasterProcessEnabled = 'on' }
-sub master_off ()       { $MasterProcessEnabled = 'off' }
-sub html_dir ()         { $HtmlDir }
-sub server_root ()      { $ServRoot }
-sub sleep_time ()       { $TestNginxSleep }
-sub verbose ()          { $Verbose }
-sub config_preamble ($) { $ConfigPreamble = shift }
-
-sub master_process_enabled (@) {
-    return $MasterProcessEnabled unless @_;
-    $MasterProcessEnabled = shift() ? 'on' : 'off';
-}
-
-for my $setting (qw(Timeout Workers WorkerConnections LogLevel ServerPort
-                    ServerPortForClient ServerAddr ServerName RepeatEach))
-{
-    (my $sub = $setting) =~ s/(?<=[a-z])([A-Z])/_\l$1/g;
-    $sub = lcfirst $sub;
-    no strict 'refs';
-    *{$sub} = sub (@) {
-        ${$setting} = shift if @_;
-        return ${$setting};
-    };
-}
-
-sub use_hup () {
-    croak "use_hup() is not supported by the t/compat runner";
-}
-
-sub no_nginx_manager () {
-    croak "no_nginx_manager() is not supported by the t/compat runner";
-}
-
-sub env_to_nginx (@) {
-    croak "env_to_nginx: no arguments specified" unless @_;
-    for my $v (@_) {
-        croak "env_to_nginx: bad argument value: $v\n"
-            if $v !~ /^[A-Za-z_]/ || $v =~ /\n/;
-        push @EnvToNginx, $v;
-    }
-}
+sub workers ($)         { $Workers = shift }
+sub log_level ($)       { $LogLevel = shift }
 
 sub add_block_preprocessor (&) { unshift @BlockPreprocessors, shift }
-sub add_cleanup_handler ($)    { unshift @CleanupHandlers, shift }
-
-sub is_str (@) {
-    my ($got, $expected, $desc) = @_;
-    if (ref $expected && ref $expected eq 'Regexp') {
-        return Test::More::like($got, $expected, $desc);
-    }
-    return Test::More::is($got, $expected, $desc) if $NoLongString;
-    return Test::LongString::is_string($got, $expected, $desc);
-}
 
 sub bail_out (@) {
     cleanup();
@@ -205,14 +132,6 @@ sub trim ($) {
     $s =~ s/^\s+|\s+$//g;
     $s =~ s/\n/ /gs;
     $s =~ s/\s{2,}/ /gs;
-    return $s;
-}
-
-sub show_all_chars ($) {
-    my $s = shift;
-    $s =~ s/\n/\\n/gs;
-    $s =~ s/\r/\\r/gs;
-    $s =~ s/\t/\\t/gs;
     return $s;
 }
 
@@ -423,9 +342,6 @@ sub kill_leftover_nginx ($) {
 }
 
 sub cleanup () {
-    for my $hdl (@CleanupHandlers) {
-        $hdl->();
-    }
     if (defined $NginxPid && !$InSubprocess) {
         stop_nginx_pid($NginxPid, $QuitTimeout, 'cleanup');
         undef $NginxPid;
@@ -460,20 +376,11 @@ sub read_lines_from ($$) {
     return (\@lines, $end);
 }
 
-# The error log lines written since the previous call (all of them with
-# check_accum_error_log), as in the real one.
+# The error log lines written since the previous call, as in the real one.
 sub error_log_data () {
     sleep $TestNginxSleep * 3;
-    my ($lines, $end) = read_lines_from($ErrLogFile,
-                                        $CheckAccumErrLog ? 0
-                                                          : $ErrLogFilePos);
-    $ErrLogFilePos = $end unless $CheckAccumErrLog;
-    return $lines;
-}
-
-sub access_log_data () {
-    sleep $TestNginxSleep * 3;
-    my ($lines) = read_lines_from($AccLogFile, 0);
+    my ($lines, $end) = read_lines_from($ErrLogFile, $ErrLogFilePos);
+    $ErrLogFilePos = $end;
     return $lines;
 }
 
@@ -495,49 +402,22 @@ sub log_tail ($$) {
 
 # Configuration.
 
-sub expand_env_in_text ($$$) {
-    my ($text, $name, $rand_ports) = @_;
+sub expand_env_in_text ($$) {
+    my ($text, $name) = @_;
     return undef unless defined $text;
 
     $text =~ s{\$(TEST_NGINX_[_A-Z0-9]+)}{
-        my $var = $1;
-        my $val;
-        if ($var =~ /^TEST_NGINX_RAND_PORT_\d+$/) {
-            $val = $rand_ports->{$var} ||= gen_rand_port($rand_ports);
-            bail_out("$name - Cannot find an available listening port "
-                     . "number for $var.\n") unless $val;
-        } else {
-            bail_out("$name - No environment $var defined.\n")
-                unless defined $ENV{$var};
-            $val = $ENV{$var};
-        }
-        $val;
+        bail_out("$name - No environment $1 defined.\n")
+            unless defined $ENV{$1};
+        $ENV{$1};
     }ge;
 
     return $text;
 }
 
-sub gen_rand_port ($) {
-    my $used = shift;
-    my %used = map { ($_ => 1) } $ServerPort, values %$used;
-    for (1 .. 1000) {
-        my $port = int(rand 63550) + 1985;
-        next if $used{$port};
-        my $sock = IO::Socket::INET->new(LocalAddr => $ServerAddr,
-                                         LocalPort => $port,
-                                         Proto => 'tcp');
-        if ($sock) {
-            close $sock;
-            return $port;
-        }
-    }
-    return undef;
-}
-
 sub setup_server_root () {
     if (-d $ServRoot) {
-        remove_tree($ConfDir, $HtmlDir, $LogDir, glob("$ServRoot/*_temp"),
-                    glob("$ServRoot/*_cache"));
+        remove_tree($ConfDir, $HtmlDir, $LogDir, glob("$ServRoot/*_temp"));
     }
     for my $dir ($ServRoot, $LogDir, $HtmlDir, $ConfDir) {
         next if -d $dir;
@@ -550,70 +430,12 @@ sub setup_server_root () {
     close $out;
 }
 
-sub write_user_files ($$) {
-    my ($block, $rand_ports) = @_;
-    my $name = $block->name;
-    my $files = $block->user_files;
-    return unless $files;
-
-    if (!ref $files) {
-        my @list;
-        my ($fname, $body, $date);
-        for my $line (split /^/m, $files) {
-            if ($line =~ /^>>> (\S+)(?:\s+(.+))?/) {
-                push @list, [$fname, $body, $date] if defined $fname;
-                ($fname, $date, $body) = ($1, $2, undef);
-            } else {
-                $body .= $line;
-            }
-        }
-        push @list, [$fname, $body, $date] if defined $fname;
-        $files = \@list;
-    } elsif (ref $files ne 'ARRAY') {
-        bail_out("$name - wrong value type: ", ref $files,
-                 ", only scalar or ARRAY are accepted");
-    }
-
-    for my $file (@$files) {
-        my ($fname, $body, $date) = @$file;
-        $body = '' unless defined $body;
-        my $path = $fname =~ m{^/} ? $fname : "$HtmlDir/$fname";
-        if ($path =~ m{(.*)/} && !-d $1) {
-            make_path($1) or bail_out("$name - Cannot create directory $1");
-        }
-        $body = expand_env_in_text($body, $name, $rand_ports);
-        open my $out, '>', $path
-            or bail_out("$name - Cannot open $path for writing: $!\n");
-        binmode $out;
-        print $out $body;
-        close $out;
-        if ($date) {
-            system('touch', '-t', $date, $path) == 0
-                or bail_out("$name - Failed to set the date of $path\n");
-        }
-    }
-}
-
-sub write_config_file ($$$) {
-    my ($block, $config, $rand_ports) = @_;
+sub write_config_file ($) {
+    my $block = shift;
     my $name = $block->name;
 
-    my $main_config = expand_env_in_text($block->main_config, $name,
-                                         $rand_ports);
-    my $http_config = expand_env_in_text($block->http_config, $name,
-                                         $rand_ports);
-    my $post_main_config = expand_env_in_text($block->post_main_config,
-                                              $name, $rand_ports);
-    for ($main_config, $http_config, $post_main_config, $config) {
-        $_ = '' unless defined $_;
-    }
-
-    my $server_name = $block->server_name;
-    $server_name = $ServerName unless defined $server_name;
-    (my $quoted_server_name = $server_name) =~ s/\\/\\\\/g;
-    $quoted_server_name =~ s/'/\\'/g;
-
-    my $err_log_file = $block->error_log_file || $ErrLogFile;
+    my $config = expand_env_in_text($block->config, $name);
+    my $http_config = expand_env_in_text($block->http_config, $name) // '';
     my $daemon = $UseValgrind ? 'off' : 'on';
 
     my $modules = '';
@@ -622,19 +444,7 @@ sub write_config_file ($$$) {
                             grep { length } split /\s+/, $LoadModules;
     }
 
-    my $env = '';
-    for my $v (@EnvToNginx) {
-        $env .= "env " . ($v =~ /\s/ ? "'$v'" : $v) . ";\n";
-    }
-
     my $user = $> == 0 ? "user root;\n" : '';
-
-    my $root_location = $NoRootLocation ? '' : <<_EOC_;
-        location / {
-            root $HtmlDir;
-            index index.html index.htm;
-        }
-_EOC_
 
     open my $out, '>', $ConfFile
         or bail_out("Can't open $ConfFile for writing: $!\n");
@@ -642,10 +452,9 @@ _EOC_
 worker_processes  $Workers;
 daemon $daemon;
 master_process $MasterProcessEnabled;
-error_log $err_log_file $LogLevel;
+error_log $ErrLogFile $LogLevel;
 pid       $PidFile;
-$modules$env$user
-$main_config
+$modules$user
 
 http {
     access_log $AccLogFile;
@@ -663,22 +472,20 @@ $http_config
 
     server {
         listen          $ServerPort;
-        server_name     '$quoted_server_name';
+        server_name     '$ServerName';
 
         client_max_body_size 30M;
-
-        # Begin preamble config...
-$ConfigPreamble
-        # End preamble config...
 
         # Begin test case config...
 $config
         # End test case config.
 
-$root_location    }
+        location / {
+            root $HtmlDir;
+            index index.html index.htm;
+        }
+    }
 }
-
-$post_main_config
 
 events {
     accept_mutex off;
@@ -695,7 +502,6 @@ sub get_nginx_version () {
                  . "$NginxBinary: " . ($out // ''));
     }
     if ($out =~ m{(?:nginx|openresty)[^/]*/(\d+)\.(\d+)\.(\d+)}s) {
-        $NginxRawVersion = "$1.$2.$3";
         return sprintf "%d.%03d%03d", $1, $2, $3;
     }
     bail_out("Failed to parse the output of \"nginx -V\": $out\n");
@@ -842,27 +648,21 @@ sub valgrind_reports () {
 
 # TEST_NGINX_FAIL_ON_ALERT: [alert]/[emerg] lines, open sockets left at
 # exit and workers killed by a signal fail the block unless one of its
-# error_log / shutdown_error_log patterns matches the line.
+# error_log patterns matches the line.
 sub check_strict_log ($) {
     my $block = shift;
     return unless $FailOnAlert;
     my $name = $block->name;
 
-    my @pats;
-    for my $sec (qw(error_log shutdown_error_log)) {
-        my $v = $block->$sec;
-        next unless defined $v;
-        push @pats, !ref $v ? (grep { length } split /\n+/, $v)
-                  : ref $v eq 'ARRAY' ? (grep { defined } @$v)
-                  : ($v);
-    }
+    my $v = $block->error_log;
+    my @pats = defined $v ? grep { length } split /\n+/, $v : ();
 
     my @bad;
     for my $line (split /^/m, whole_file($ErrLogFile)) {
         next unless $line =~ /\[alert\]|\[emerg\]|open\ socket\ \#\d+\ left
                              |worker\ process\ \d+\ exited\ on\ signal/x;
         next if defined $block->must_die && $line =~ /\[emerg\]/;
-        next if grep { ref $_ ? $line =~ $_ : index($line, $_) >= 0 } @pats;
+        next if grep { index($line, $_) >= 0 } @pats;
         push @bad, $line;
     }
 
@@ -885,12 +685,6 @@ sub run_tests () {
 
     $ENV{TEST_NGINX_SERVER_PORT} = $ServerPort
         unless defined $ENV{TEST_NGINX_SERVER_PORT};
-    $ENV{TEST_NGINX_PORT} = $ServerPort
-        unless defined $ENV{TEST_NGINX_PORT};
-    $ENV{TEST_NGINX_HTML_DIR} = $HtmlDir
-        unless defined $ENV{TEST_NGINX_HTML_DIR};
-    $ENV{TEST_NGINX_SERVROOT} = $ServRoot
-        unless defined $ENV{TEST_NGINX_SERVROOT};
 
     my @blocks = Test::Base::blocks();
     @blocks = shuffle @blocks unless $NoShuffle;
@@ -906,66 +700,21 @@ sub run_tests () {
     cleanup();
 }
 
-sub block_skip ($) {
-    my $block = shift;
-    my $name = $block->name;
-
-    if (defined(my $spec = $block->skip_eval)) {
-        $spec =~ /^\s*(\d+)\s*:\s*(.*)/s
-            or bail_out("$name - Invalid --- skip_eval spec: $spec");
-        my ($n, $code) = ($1, $2);
-        my $skip = eval $code;
-        bail_out("$name - skip_eval - failed to eval the Perl code "
-                 . "\"$code\": $@") if $@;
-        return ($n, 'skip_eval') if $skip;
-    }
-
-    if (defined(my $spec = $block->skip_nginx)) {
-        $spec =~ /^\s*(\d+)\s*:\s*([<>]=?)\s*(\d+)\.(\d+)\.(\d+)
-                  (?:\s*:\s*(.*))?\s*$/x
-            or bail_out("$name - Invalid --- skip_nginx spec: $spec");
-        my ($n, $op) = ($1, $2);
-        my $ver = sprintf "%d.%03d%03d", $3, $4, $5;
-        my $reason = $6 || "nginx version $op $3.$4.$5";
-        return ($n, $reason) if eval "$NginxVersion $op $ver";
-    }
-
-    return;
-}
-
+# Every block has its own config and its own nginx.  (The real runner lets
+# a block without a config reuse the running nginx; no suite needs that.)
 sub run_test ($) {
     my $block = shift;
     my $name = $block->name;
-    my $rand_ports = {};
 
-    return if defined $block->SKIP;
+    bail_out("$name - No '--- config' section specified (the t/compat "
+             . "runner does not reuse the previous block's)")
+        unless defined $block->config;
 
-    my $conf_block = $block;
-    if (defined $block->config) {
-        $PrevConfigBlock = $block;
-    } elsif ($PrevConfigBlock) {
-        $conf_block = $PrevConfigBlock;
-    } else {
-        bail_out("$name - No '--- config' section specified and could not "
-                 . "get previous one.");
-    }
-    my $config = expand_env_in_text($conf_block->config, $name, $rand_ports);
-
-    local $LogLevel = $block->log_level || $LogLevel;
     local $UseValgrind = defined $block->must_die ? undef : $UseValgrind;
-
-    my ($skip_n, $skip_reason) = block_skip($block);
-    if (defined $skip_n) {
-        SKIP: {
-            Test::More::skip("$name - $skip_reason", $skip_n);
-        }
-        return;
-    }
 
     kill_leftover_nginx($name);
     setup_server_root();
-    write_user_files($block, $rand_ports);
-    write_config_file($conf_block, $config, $rand_ports);
+    write_config_file($block);
     unlink $PidFile;
 
     if (defined $block->must_die) {
@@ -982,19 +731,7 @@ sub run_test ($) {
     }
 
     $ErrLogFilePos = 0;
-    my $todo = $block->todo;
-    for my $i (1 .. $RepeatEach) {
-        write_user_files($block, $rand_ports) if $i > 1;
-        if (defined $todo) {
-            $todo =~ /^\s*(\d+)\s*:\s*(.*)/s
-                or bail_out("$name - Invalid --- todo spec: $todo");
-            TODO: {
-                Test::More::todo_skip("$name - $2", $1);
-            }
-            next;
-        }
-        $RunTestHelper->($block, 0, $i - 1);
-    }
+    $RunTestHelper->($block);
 
     stop_block_nginx($block);
 }
@@ -1002,30 +739,22 @@ sub run_test ($) {
 sub run_must_die ($) {
     my $block = shift;
     my $name = $block->name;
-    my $must_die = $block->must_die;
 
     $ErrLogFilePos = 0;
-    for my $i (0 .. $RepeatEach - 1) {
-        my $status = run_nginx_sync();
-        my $exit_code = $status >> 8;
+    my $status = run_nginx_sync();
 
-        if ($status & 128) {
-            Test::More::fail("$name - nginx core dumped");
-        } elsif (looks_like_number($must_die)) {
-            Test::More::is($exit_code, $must_die,
-                           "$name - die with the expected exit code");
-        } else {
-            Test::More::isnt($status, 0, "$name - die as expected");
-        }
+    if ($status & 128) {
+        Test::More::fail("$name - nginx core dumped");
+    } else {
+        Test::More::isnt($status, 0, "$name - die as expected");
+    }
 
-        $CheckErrorLog->($block, undef, 0, $i, 0);
+    $CheckErrorLog->($block);
 
-        if ($status == 0) {
-            warn "WARNING: $name - nginx must die but it does not; "
-                 . "killing it (req $i)\n";
-            my $pid = wait_for_pidfile($name, undef);
-            stop_nginx_pid($pid, $QuitTimeout, $name) if $pid;
-        }
+    if ($status == 0) {
+        warn "WARNING: $name - nginx must die but it does not; killing it\n";
+        my $pid = wait_for_pidfile($name, undef);
+        stop_nginx_pid($pid, $QuitTimeout, $name) if $pid;
     }
 }
 
@@ -1050,8 +779,6 @@ sub stop_block_nginx ($) {
             Test::More::fail(sprintf("%s - nginx did not quit gracefully "
                                      . "within %d s of SIGQUIT", $name,
                                      $QuitTimeout));
-        } elsif ($Verbose) {
-            warn sprintf("%s - nginx quit in %.2f s\n", $name, $elapsed);
         }
         if ($NginxIsChild && $status != 0 && $status != -1) {
             Test::More::diag("$name - nginx under valgrind exited with "
@@ -1059,12 +786,6 @@ sub stop_block_nginx ($) {
         }
     }
     undef $NginxIsChild;
-
-    if (defined $block->shutdown_error_log
-        || defined $block->no_shutdown_error_log)
-    {
-        $CheckShutdownErrorLog->($block, 0);
-    }
 
     check_strict_log($block);
 
