@@ -40,7 +40,7 @@ Test::Nginx::Socket::add_response_body_check(sub {
                    $block->name . " - body_length (req $req_idx)");
 });
 
-plan tests => 52;
+plan tests => 56;
 
 run_tests();
 
@@ -294,3 +294,30 @@ something else
 --- no_error_log
 [error]
 [crit]
+
+
+
+=== TEST 19: skip_eval: a true expression skips the block's N tests
+--- config
+    location = /t {
+        return 500;
+    }
+--- skip_eval: 2: 1
+--- request
+GET /t
+--- error_code: 200
+--- response_body: never checked
+
+
+
+=== TEST 20: skip_eval: a false expression runs the block
+--- config
+    location = /t {
+        return 200 "ran";
+    }
+--- skip_eval: 2: 0
+--- request
+GET /t
+--- error_code: 200
+--- response_body chomp
+ran

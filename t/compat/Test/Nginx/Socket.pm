@@ -706,7 +706,8 @@ configuration adds C<*_temp_path> directives under the server root
 is 1024 (64 in the real one).  TEST_NGINX_FAIL_ON_ALERT exists only here.
 Everything else the real one has (C<repeat_each>, C<main_config>,
 C<user_files>, C<shutdown_error_log>, C<access_log>, C<grep_error_log>,
-eval'ed patterns in C<error_log>, C<response_body_filters>, skips, HTTP/2,
+eval'ed patterns in C<error_log>, C<response_body_filters>, skips other
+than C<skip_eval: N: PERL> (which skips N tests when PERL is true), HTTP/2,
 the C<TEST_NGINX_*> knobs not listed above, ...) is not implemented: no
 suite uses it.
 

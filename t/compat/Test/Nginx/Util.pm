@@ -712,6 +712,23 @@ sub run_test ($) {
 
     local $UseValgrind = defined $block->must_die ? undef : $UseValgrind;
 
+    # --- skip_eval: N: PERL (the suites skip what the nginx under test
+    # was not built with, see KafkaGateway::Features)
+    if (defined(my $spec = $block->skip_eval)) {
+        $spec =~ /^\s*(\d+)\s*:\s*(.*)/s
+            or bail_out("$name - Invalid --- skip_eval spec: $spec");
+        my ($n, $code) = ($1, $2);
+        my $skip = eval $code;
+        bail_out("$name - skip_eval - failed to eval the Perl code "
+                 . "\"$code\": $@") if $@;
+        if ($skip) {
+            SKIP: {
+                Test::More::skip("$name - skip_eval", $n);
+            }
+            return;
+        }
+    }
+
     kill_leftover_nginx($name);
     setup_server_root();
     write_config_file($block);
