@@ -11,7 +11,8 @@
 #include <ngx_http.h>
 
 #include "ngx_http_kafka_module.h"
-#include "ngx_http_kafka_sse.h"
+#include "ngx_http_kafka_bridge.h"
+#include "ngx_http_kafka_consumer.h"
 
 
 /*

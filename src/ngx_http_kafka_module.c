@@ -10,6 +10,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_kafka_module.h"
+#include "ngx_http_kafka_producer.h"
 
 
 /* a librdkafka property that kafka_property may not set, and why */

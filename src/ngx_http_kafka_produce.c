@@ -12,6 +12,7 @@
 #include <jansson.h>
 
 #include "ngx_http_kafka_module.h"
+#include "ngx_http_kafka_producer.h"
 
 
 /*

@@ -11,7 +11,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_kafka_module.h"
-#include "ngx_http_kafka_sse.h"
+#include "ngx_http_kafka_consumer.h"
 
 
 /*

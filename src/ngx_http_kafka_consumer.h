@@ -5,8 +5,8 @@
  */
 
 
-#ifndef _NGX_HTTP_KAFKA_SSE_H_INCLUDED_
-#define _NGX_HTTP_KAFKA_SSE_H_INCLUDED_
+#ifndef _NGX_HTTP_KAFKA_CONSUMER_H_INCLUDED_
+#define _NGX_HTTP_KAFKA_CONSUMER_H_INCLUDED_
 
 
 #include <ngx_config.h>
@@ -131,4 +131,4 @@ void ngx_http_kafka_consumer_rewind(ngx_http_kafka_sub_t *sub,
     ngx_log_t *log);
 
 
-#endif /* _NGX_HTTP_KAFKA_SSE_H_INCLUDED_ */
+#endif /* _NGX_HTTP_KAFKA_CONSUMER_H_INCLUDED_ */
