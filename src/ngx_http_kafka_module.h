@@ -72,16 +72,6 @@ extern ngx_module_t  ngx_http_kafka_sse_module;
 rd_kafka_conf_t *ngx_http_kafka_conf_create(ngx_http_kafka_main_conf_t *kmcf,
     ngx_uint_t role, ngx_log_t *log);
 
-/*
- * ngx_http_kafka_jwt.c: per-topic authorization from the verified token.
- * Content handlers call it once the topic is evaluated and valid, before
- * reading the body, taking a reference or sending anything; any result
- * but NGX_OK is returned from the content handler as it is (the request
- * has been answered, or is to be answered with that status).
- */
-ngx_int_t ngx_http_kafka_jwt_authorize(ngx_http_request_t *r,
-    ngx_str_t *topic, ngx_uint_t action);
-
 /* ngx_http_kafka_util.c */
 ngx_int_t ngx_http_kafka_topic_valid(ngx_str_t *topic);
 ngx_int_t ngx_http_kafka_topic_allowed(ngx_http_request_t *r,

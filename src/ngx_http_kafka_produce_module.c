@@ -15,6 +15,7 @@
 #include "ngx_http_kafka_producer.h"
 #include "ngx_http_kafka_produce.h"
 #include "ngx_http_kafka_rest.h"
+#include "ngx_http_kafka_acl.h"
 
 
 

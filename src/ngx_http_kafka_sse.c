@@ -12,6 +12,7 @@
 
 #include "ngx_http_kafka_module.h"
 #include "ngx_http_kafka_consumer.h"
+#include "ngx_http_kafka_acl.h"
 
 
 /*
