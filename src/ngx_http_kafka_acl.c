@@ -13,6 +13,7 @@
 #include <jwt.h>
 
 #include "ngx_http_kafka_module.h"
+#include "ngx_http_kafka_rest.h"
 #include "ngx_http_kafka_jwt.h"
 #include "ngx_http_kafka_acl.h"
 
@@ -76,9 +77,10 @@ ngx_http_kafka_jwt_authorize(ngx_http_request_t *r, ngx_str_t *topic,
         return rc;
     }
 
-    rc = ngx_http_kafka_send_error(r, NGX_HTTP_FORBIDDEN, 40301,
-                                   "not authorized to %s topic \"%V\"",
-                                   verb, topic);
+    rc = ngx_http_kafka_send_error(r, NGX_HTTP_FORBIDDEN,
+                                   NGX_HTTP_KAFKA_REST_NOT_AUTHORIZED,
+                                   "not authorized to %s topic \"%V\"", verb,
+                                   topic);
 
     if (rc != NGX_OK && rc != NGX_AGAIN) {
         return rc;

@@ -13,6 +13,7 @@
 #include <jwt.h>
 
 #include "ngx_http_kafka_module.h"
+#include "ngx_http_kafka_rest.h"
 #include "ngx_http_kafka_jwt.h"
 #include "ngx_http_kafka_acl.h"
 
@@ -828,11 +829,13 @@ ngx_http_kafka_jwt_reject(ngx_http_request_t *r,
     }
 
     if (reason) {
-        rc = ngx_http_kafka_send_error(r, NGX_HTTP_UNAUTHORIZED, 40101,
+        rc = ngx_http_kafka_send_error(r, NGX_HTTP_UNAUTHORIZED,
+                                       NGX_HTTP_KAFKA_REST_TOKEN_INVALID,
                                        "invalid token: %s", reason);
 
     } else {
-        rc = ngx_http_kafka_send_error(r, NGX_HTTP_UNAUTHORIZED, 40101,
+        rc = ngx_http_kafka_send_error(r, NGX_HTTP_UNAUTHORIZED,
+                                       NGX_HTTP_KAFKA_REST_TOKEN_INVALID,
                                        "a bearer token is required");
     }
 

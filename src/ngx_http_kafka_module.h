@@ -62,6 +62,21 @@ typedef struct {
 } ngx_http_kafka_loc_conf_t;
 
 
+/*
+ * What a content handler accepts, checked by ngx_http_kafka_entry()
+ * (ngx_http_kafka_entry.c) before the handler does anything of its own.
+ */
+typedef struct {
+    ngx_uint_t                  methods;       /* NGX_HTTP_GET|... */
+    ngx_str_t                   allow;         /* the 405's Allow header */
+    const char                 *use;           /* the 405's advice */
+    const char                 *directive;     /* for the error log */
+    ngx_uint_t                  action;        /* NGX_HTTP_KAFKA_ACTION_* */
+    unsigned                    main_only:1;   /* no subrequests */
+    unsigned                    discard_body:1;
+} ngx_http_kafka_entry_t;
+
+
 extern ngx_module_t  ngx_http_kafka_gateway_module;
 extern ngx_module_t  ngx_http_kafka_produce_module;
 extern ngx_module_t  ngx_http_kafka_jwt_module;
@@ -71,6 +86,11 @@ extern ngx_module_t  ngx_http_kafka_sse_module;
 /* ngx_http_kafka_module.c: configuration shared by all clients */
 rd_kafka_conf_t *ngx_http_kafka_conf_create(ngx_http_kafka_main_conf_t *kmcf,
     ngx_uint_t role, ngx_log_t *log);
+
+/* ngx_http_kafka_entry.c */
+ngx_int_t ngx_http_kafka_entry(ngx_http_request_t *r,
+    ngx_http_kafka_entry_t *entry, ngx_http_complex_value_t *cv,
+    ngx_str_t *topic);
 
 /* ngx_http_kafka_util.c */
 ngx_int_t ngx_http_kafka_topic_valid(ngx_str_t *topic);

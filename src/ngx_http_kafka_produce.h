@@ -15,6 +15,7 @@
 
 #include "ngx_http_kafka_module.h"
 #include "ngx_http_kafka_producer.h"
+#include "ngx_http_kafka_rest.h"
 
 
 /*
@@ -75,7 +76,7 @@ struct ngx_http_kafka_produce_batch_s {
 };
 
 
-typedef struct {
+struct ngx_http_kafka_produce_ctx_s {
     ngx_str_t                          topic;       /* NUL-terminated */
     ngx_uint_t                         format;
     ngx_http_kafka_produce_batch_t    *batch;
@@ -89,14 +90,7 @@ typedef struct {
     int32_t                            partition;
     int64_t                            offset;
     ngx_str_t                          error;
-} ngx_http_kafka_produce_ctx_t;
-
-
-typedef struct {
-    ngx_uint_t                         status;
-    ngx_uint_t                         code;
-    ngx_uint_t                         retriable;
-} ngx_http_kafka_produce_outcome_t;
+};
 
 
 extern u_char  ngx_http_kafka_produce_empty[];

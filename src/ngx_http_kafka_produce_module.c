@@ -18,7 +18,6 @@
 #include "ngx_http_kafka_acl.h"
 
 
-
 /*
  * The life of a produce request
  *
@@ -188,8 +187,16 @@ static ngx_http_variable_t  ngx_http_kafka_produce_vars[] = {
 };
 
 
-static ngx_str_t  ngx_http_kafka_produce_allow =
-    ngx_string("POST, PUT, DELETE");
+static ngx_http_kafka_entry_t  ngx_http_kafka_produce_entry = {
+    NGX_HTTP_POST|NGX_HTTP_PUT|NGX_HTTP_DELETE,
+    ngx_string("POST, PUT, DELETE"),
+    "use POST, PUT or DELETE",
+    "kafka_produce",
+    NGX_HTTP_KAFKA_ACTION_PRODUCE,
+    0,
+    0
+};
+
 u_char     ngx_http_kafka_produce_empty[] = "";
 
 
@@ -202,35 +209,11 @@ ngx_http_kafka_produce_handler(ngx_http_request_t *r)
     ngx_http_kafka_produce_ctx_t       *ctx;
     ngx_http_kafka_produce_loc_conf_t  *plcf;
 
-    if (!(r->method & (NGX_HTTP_POST|NGX_HTTP_PUT|NGX_HTTP_DELETE))) {
-        rc = ngx_http_discard_request_body(r);
-        if (rc != NGX_OK) {
-            return rc;
-        }
-
-        if (ngx_http_kafka_header_add(r, "Allow", &ngx_http_kafka_produce_allow) == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        return ngx_http_kafka_send_error(r, NGX_HTTP_NOT_ALLOWED, 40501,
-                                         "method %V is not allowed, "
-                                         "use POST, PUT or DELETE",
-                                         &r->method_name);
-    }
-
     plcf = ngx_http_get_module_loc_conf(r, ngx_http_kafka_produce_module);
 
-    if (ngx_http_complex_value(r, plcf->topic, &topic) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    if (ngx_http_kafka_topic_allowed(r, plcf->topic, &topic) != NGX_OK) {
-        return ngx_http_kafka_topic_refuse(r, &topic);
-    }
-
-    rc = ngx_http_kafka_jwt_authorize(r, &topic,
-                                      NGX_HTTP_KAFKA_ACTION_PRODUCE);
-    if (rc != NGX_OK) {
+    rc = ngx_http_kafka_entry(r, &ngx_http_kafka_produce_entry, plcf->topic,
+                              &topic);
+    if (rc != NGX_DECLINED) {
         return rc;
     }
 
@@ -249,9 +232,10 @@ ngx_http_kafka_produce_handler(ngx_http_request_t *r)
         }
 
         return ngx_http_kafka_send_error(r, NGX_HTTP_UNSUPPORTED_MEDIA_TYPE,
-                   41501, "unsupported content type \"%V\": only the "
-                   "json and binary embedded formats of REST Proxy v2 "
-                   "are supported", &r->headers_in.content_type->value);
+            NGX_HTTP_KAFKA_REST_MEDIA_TYPE,
+            "unsupported content type \"%V\": only the "
+            "json and binary embedded formats of REST Proxy v2 "
+            "are supported", &r->headers_in.content_type->value);
     }
 
     ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_kafka_produce_ctx_t));
@@ -259,15 +243,7 @@ ngx_http_kafka_produce_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    /* copied: the topic may point into a buffer of someone else's */
-
-    ctx->topic.data = ngx_pnalloc(r->pool, topic.len + 1);
-    if (ctx->topic.data == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    *ngx_cpymem(ctx->topic.data, topic.data, topic.len) = '\0';
-    ctx->topic.len = topic.len;
+    ctx->topic = topic;
     ctx->format = format;
     ctx->partition = -1;
     ctx->offset = -1;
@@ -524,7 +500,8 @@ ngx_http_kafka_produce_send(ngx_http_request_t *r,
 
     if (rk == NULL) {
         return ngx_http_kafka_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                   50302, "the Kafka producer is not available");
+                                         NGX_HTTP_KAFKA_REST_CLIENT_UNAVAILABLE,
+                                         "the Kafka producer is not available");
     }
 
     /* the directives' values, evaluated once for all records */
@@ -541,7 +518,8 @@ ngx_http_kafka_produce_send(ngx_http_request_t *r,
 
             if (n == NGX_ERROR || n > NGX_MAX_INT32_VALUE) {
                 return ngx_http_kafka_send_error(r, NGX_HTTP_BAD_REQUEST,
-                           40002, "invalid partition \"%V\"", &value);
+                    NGX_HTTP_KAFKA_REST_PARTITION_INVALID,
+                    "invalid partition \"%V\"", &value);
             }
 
             partition = (int32_t) n;
@@ -563,9 +541,10 @@ ngx_http_kafka_produce_send(ngx_http_request_t *r,
     }
 
     if (ctx->format == NGX_HTTP_KAFKA_FORMAT_DELETE && key == NULL) {
-        return ngx_http_kafka_send_error(r, NGX_HTTP_BAD_REQUEST, 40003,
-                   "DELETE produces a tombstone for a key, and "
-                   "kafka_produce_key is empty");
+        return ngx_http_kafka_send_error(r, NGX_HTTP_BAD_REQUEST,
+            NGX_HTTP_KAFKA_REST_KEY_REQUIRED,
+            "DELETE produces a tombstone for a key, and "
+            "kafka_produce_key is empty");
     }
 
     headers = NULL;
@@ -586,10 +565,11 @@ ngx_http_kafka_produce_send(ngx_http_request_t *r,
         }
 
         return ngx_http_kafka_send_error(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
-                   41301, "records[%ui]: %uz bytes with key, headers and "
-                   "record overhead, over the producer's message.max.bytes "
-                   "(%uz); nothing was produced", i, size,
-                   ngx_http_kafka_producer_message_max());
+            NGX_HTTP_KAFKA_REST_RECORD_TOO_LARGE,
+            "records[%ui]: %uz bytes with key, headers and "
+            "record overhead, over the producer's message.max.bytes "
+            "(%uz); nothing was produced", i, size,
+            ngx_http_kafka_producer_message_max());
     }
 
     rec = records->elts;

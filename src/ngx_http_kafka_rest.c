@@ -77,32 +77,36 @@ ngx_http_kafka_produce_parse(ngx_http_request_t *r,
     }
 
     if (body->len == 0) {
-        return ngx_http_kafka_produce_invalid(r, ctx, 42201,
-                   "empty body: expected a JSON object with \"records\"");
+        return ngx_http_kafka_produce_invalid(r, ctx,
+            NGX_HTTP_KAFKA_REST_BODY_INVALID,
+            "empty body: expected a JSON object with \"records\"");
     }
 
     root = json_loadb((const char *) body->data, body->len, JSON_ALLOW_NUL,
                       &jerr);
 
     if (root == NULL) {
-        return ngx_http_kafka_produce_invalid(r, ctx, 42201,
-                   "invalid JSON at line %d, column %d: %s",
-                   jerr.line, jerr.column, jerr.text);
+        return ngx_http_kafka_produce_invalid(r, ctx,
+            NGX_HTTP_KAFKA_REST_BODY_INVALID,
+            "invalid JSON at line %d, column %d: %s", jerr.line, jerr.column,
+            jerr.text);
     }
 
     rc = NGX_OK;
 
     if (!json_is_object(root)) {
-        rc = ngx_http_kafka_produce_invalid(r, ctx, 42201,
-                 "the request body must be a JSON object");
+        rc = ngx_http_kafka_produce_invalid(r, ctx,
+            NGX_HTTP_KAFKA_REST_BODY_INVALID,
+            "the request body must be a JSON object");
         goto done;
     }
 
     list = json_object_get(root, "records");
 
     if (!json_is_array(list) || json_array_size(list) == 0) {
-        rc = ngx_http_kafka_produce_invalid(r, ctx, 42201,
-                 "records: must be a non-empty array");
+        rc = ngx_http_kafka_produce_invalid(r, ctx,
+            NGX_HTTP_KAFKA_REST_BODY_INVALID,
+            "records: must be a non-empty array");
         goto done;
     }
 
@@ -111,9 +115,10 @@ ngx_http_kafka_produce_parse(ngx_http_request_t *r,
         || json_object_get(root, "key_schema_id") != NULL
         || json_object_get(root, "value_schema_id") != NULL)
     {
-        rc = ngx_http_kafka_produce_invalid(r, ctx, 42202,
-                 "schemas are not supported: there is no schema "
-                 "registry behind this endpoint");
+        rc = ngx_http_kafka_produce_invalid(r, ctx,
+            NGX_HTTP_KAFKA_REST_SCHEMA_UNSUPPORTED,
+            "schemas are not supported: there is no schema "
+            "registry behind this endpoint");
         goto done;
     }
 
@@ -123,8 +128,9 @@ ngx_http_kafka_produce_parse(ngx_http_request_t *r,
         rec = json_array_get(list, i);
 
         if (!json_is_object(rec)) {
-            rc = ngx_http_kafka_produce_invalid(r, ctx, 42201,
-                     "records[%uz]: must be an object", i);
+            rc = ngx_http_kafka_produce_invalid(r, ctx,
+                NGX_HTTP_KAFKA_REST_BODY_INVALID,
+                "records[%uz]: must be an object", i);
             goto done;
         }
 
@@ -133,9 +139,10 @@ ngx_http_kafka_produce_parse(ngx_http_request_t *r,
                 && ngx_strcmp(name, "value") != 0
                 && ngx_strcmp(name, "partition") != 0)
             {
-                rc = ngx_http_kafka_produce_invalid(r, ctx, 42201,
-                         "records[%uz].%s: unknown field, expected "
-                         "\"key\", \"value\" or \"partition\"", i, name);
+                rc = ngx_http_kafka_produce_invalid(r, ctx,
+                    NGX_HTTP_KAFKA_REST_BODY_INVALID,
+                    "records[%uz].%s: unknown field, expected "
+                    "\"key\", \"value\" or \"partition\"", i, name);
                 goto done;
             }
         }
@@ -155,9 +162,10 @@ ngx_http_kafka_produce_parse(ngx_http_request_t *r,
                 || json_integer_value(field) < 0
                 || json_integer_value(field) > NGX_MAX_INT32_VALUE)
             {
-                rc = ngx_http_kafka_produce_invalid(r, ctx, 42201,
-                         "records[%uz].partition: must be a non-negative "
-                         "integer", i);
+                rc = ngx_http_kafka_produce_invalid(r, ctx,
+                    NGX_HTTP_KAFKA_REST_BODY_INVALID,
+                    "records[%uz].partition: must be a non-negative " "integer",
+                    i);
                 goto done;
             }
 
@@ -217,9 +225,9 @@ ngx_http_kafka_produce_parse_field(ngx_http_request_t *r,
     }
 
     if (!json_is_string(field)) {
-        return ngx_http_kafka_produce_invalid(r, ctx, 42201,
-                   "records[%ui].%s: must be a base64 string or null",
-                   i, name);
+        return ngx_http_kafka_produce_invalid(r, ctx,
+            NGX_HTTP_KAFKA_REST_BODY_INVALID,
+            "records[%ui].%s: must be a base64 string or null", i, name);
     }
 
     src.data = (u_char *) json_string_value(field);
@@ -243,8 +251,10 @@ ngx_http_kafka_produce_parse_field(ngx_http_request_t *r,
         || (npad == 2 && pad[1] != '=')
         || ngx_decode_base64(&dst, &src) != NGX_OK)
     {
-        return ngx_http_kafka_produce_invalid(r, ctx, 42201,
-                   "records[%ui].%s: invalid base64", i, name);
+        return ngx_http_kafka_produce_invalid(r, ctx,
+                                              NGX_HTTP_KAFKA_REST_BODY_INVALID,
+                                              "records[%ui].%s: invalid base64",
+                                              i, name);
     }
 
     *data = dst.len ? dst.data : ngx_http_kafka_produce_empty;
@@ -320,8 +330,9 @@ ngx_http_kafka_produce_parse_json(ngx_http_request_t *r,
     }
 
     if (size == 0) {
-        return ngx_http_kafka_produce_invalid(r, ctx, 42201,
-                   "records[%ui].%s: cannot be serialized", i, name);
+        return ngx_http_kafka_produce_invalid(r, ctx,
+            NGX_HTTP_KAFKA_REST_BODY_INVALID,
+            "records[%ui].%s: cannot be serialized", i, name);
     }
 
     *len = size;
@@ -430,7 +441,7 @@ ngx_http_kafka_produce_respond(ngx_http_request_t *r,
 
             } else {
                 status = NGX_HTTP_GATEWAY_TIME_OUT;
-                code = 50401;
+                code = NGX_HTTP_KAFKA_REST_MAYBE_WRITTEN;
             }
         }
     }
@@ -446,14 +457,14 @@ ngx_http_kafka_produce_respond(ngx_http_request_t *r,
                       "still written if it recovers within "
                       "message.timeout.ms";
             status = NGX_HTTP_SERVICE_UNAVAILABLE;
-            code = 50303;
+            code = NGX_HTTP_KAFKA_REST_KAFKA_UNREACHABLE;
 
         } else if (timed_out) {
             message = "no acknowledgement from Kafka within "
                       "kafka_produce_timeout; the records without one may "
                       "still be written";
             status = NGX_HTTP_GATEWAY_TIME_OUT;
-            code = 50401;
+            code = NGX_HTTP_KAFKA_REST_MAYBE_WRITTEN;
 
         } else {
             message = rd_kafka_err2str(first_err);
@@ -561,25 +572,25 @@ ngx_http_kafka_produce_outcome(rd_kafka_resp_err_t err,
     case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART:
     case RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC:
         out->status = NGX_HTTP_NOT_FOUND;
-        out->code = 40401;
+        out->code = NGX_HTTP_KAFKA_REST_TOPIC_NOT_FOUND;
         out->retriable = 0;
         return;
 
     case RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION:
         out->status = NGX_HTTP_NOT_FOUND;
-        out->code = 40402;
+        out->code = NGX_HTTP_KAFKA_REST_PARTITION_NOT_FOUND;
         out->retriable = 0;
         return;
 
     case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
         out->status = NGX_HTTP_REQUEST_ENTITY_TOO_LARGE;
-        out->code = 41301;
+        out->code = NGX_HTTP_KAFKA_REST_RECORD_TOO_LARGE;
         out->retriable = 0;
         return;
 
     case RD_KAFKA_RESP_ERR__QUEUE_FULL:
         out->status = NGX_HTTP_SERVICE_UNAVAILABLE;
-        out->code = 50301;
+        out->code = NGX_HTTP_KAFKA_REST_QUEUE_FULL;
         out->retriable = 1;
         return;
 
@@ -602,18 +613,18 @@ ngx_http_kafka_produce_outcome(rd_kafka_resp_err_t err,
 
         if (status == RD_KAFKA_MSG_STATUS_POSSIBLY_PERSISTED) {
             out->status = NGX_HTTP_GATEWAY_TIME_OUT;
-            out->code = 50401;
+            out->code = NGX_HTTP_KAFKA_REST_MAYBE_WRITTEN;
 
         } else {
             out->status = NGX_HTTP_SERVICE_UNAVAILABLE;
-            out->code = 50003;
+            out->code = NGX_HTTP_KAFKA_REST_NOT_WRITTEN;
         }
 
         return;
 
     default:
         out->status = NGX_HTTP_INTERNAL_SERVER_ERROR;
-        out->code = 50002;
+        out->code = NGX_HTTP_KAFKA_REST_KAFKA_ERROR;
         out->retriable = 0;
         return;
     }

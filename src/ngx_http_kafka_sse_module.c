@@ -11,6 +11,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_kafka_module.h"
+#include "ngx_http_kafka_rest.h"
 #include "ngx_http_kafka_consumer.h"
 #include "ngx_http_kafka_sse.h"
 #include "ngx_http_kafka_acl.h"
@@ -217,7 +218,15 @@ ngx_module_t  ngx_http_kafka_sse_module = {
 
 
 ngx_http_kafka_sse_worker_t  ngx_http_kafka_sse_worker;
-static ngx_str_t  ngx_http_kafka_sse_allow = ngx_string("GET, HEAD");
+static ngx_http_kafka_entry_t  ngx_http_kafka_sse_entry = {
+    NGX_HTTP_GET|NGX_HTTP_HEAD,
+    ngx_string("GET, HEAD"),
+    "use GET",
+    "kafka_consume_sse",
+    NGX_HTTP_KAFKA_ACTION_CONSUME,
+    1,
+    1
+};
 
 
 static ngx_int_t
@@ -231,45 +240,11 @@ ngx_http_kafka_sse_handler(ngx_http_request_t *r)
     ngx_http_kafka_sse_ctx_t       *ctx;
     ngx_http_kafka_sse_loc_conf_t  *slcf;
 
-    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
-        rc = ngx_http_discard_request_body(r);
-        if (rc != NGX_OK) {
-            return rc;
-        }
-
-        if (ngx_http_kafka_header_add(r, "Allow", &ngx_http_kafka_sse_allow) == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        return ngx_http_kafka_send_error(r, NGX_HTTP_NOT_ALLOWED, 40501,
-                                         "method %V is not allowed, "
-                                         "use GET", &r->method_name);
-    }
-
-    if (r != r->main) {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "kafka_consume_sse cannot serve a subrequest");
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    rc = ngx_http_discard_request_body(r);
-    if (rc != NGX_OK) {
-        return rc;
-    }
-
     slcf = ngx_http_get_module_loc_conf(r, ngx_http_kafka_sse_module);
 
-    if (ngx_http_complex_value(r, slcf->topic, &topic) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    if (ngx_http_kafka_topic_allowed(r, slcf->topic, &topic) != NGX_OK) {
-        return ngx_http_kafka_topic_refuse(r, &topic);
-    }
-
-    rc = ngx_http_kafka_jwt_authorize(r, &topic,
-                                      NGX_HTTP_KAFKA_ACTION_CONSUME);
-    if (rc != NGX_OK) {
+    rc = ngx_http_kafka_entry(r, &ngx_http_kafka_sse_entry, slcf->topic,
+                              &topic);
+    if (rc != NGX_DECLINED) {
         return rc;
     }
 
@@ -284,15 +259,7 @@ ngx_http_kafka_sse_handler(ngx_http_request_t *r)
     ctx->pending_last = &ctx->pending;
     ctx->busy_last = &ctx->busy;
 
-    /* copied: the value may point into a buffer of someone else's */
-
-    ctx->topic.data = ngx_pnalloc(r->pool, topic.len + 1);
-    if (ctx->topic.data == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    *ngx_cpymem(ctx->topic.data, topic.data, topic.len) = '\0';
-    ctx->topic.len = topic.len;
+    ctx->topic = topic;
 
     ctx->event = slcf->event.len ? slcf->event : ctx->topic;
 
@@ -305,10 +272,11 @@ ngx_http_kafka_sse_handler(ngx_http_request_t *r)
 
     if (id.len) {
         if (ngx_http_kafka_sse_parse_id(r, ctx, &id) != NGX_OK) {
-            return ngx_http_kafka_send_error(r, NGX_HTTP_BAD_REQUEST, 40002,
-                       "invalid event id \"%V\": expected "
-                       "\"partition:offset[,partition:offset...]\" with "
-                       "partitions in ascending order", &id);
+            return ngx_http_kafka_send_error(r, NGX_HTTP_BAD_REQUEST,
+                NGX_HTTP_KAFKA_REST_EVENT_ID_INVALID,
+                "invalid event id \"%V\": expected "
+                "\"partition:offset[,partition:offset...]\" with "
+                "partitions in ascending order", &id);
         }
 
     } else {
@@ -322,10 +290,10 @@ ngx_http_kafka_sse_handler(ngx_http_request_t *r)
 
             if (since < 0) {
                 return ngx_http_kafka_send_error(r, NGX_HTTP_BAD_REQUEST,
-                           40003, "invalid \"since\" value \"%V\": "
-                           "expected milliseconds since the epoch or an "
-                           "RFC 3339 time such as 2024-05-01T12:00:00Z",
-                           &value);
+                    NGX_HTTP_KAFKA_REST_SINCE_INVALID,
+                    "invalid \"since\" value \"%V\": "
+                    "expected milliseconds since the epoch or an "
+                    "RFC 3339 time such as 2024-05-01T12:00:00Z", &value);
             }
 
             ctx->since = since;
@@ -361,7 +329,8 @@ ngx_http_kafka_sse_handler(ngx_http_request_t *r)
         || !ngx_http_kafka_consumer_running())
     {
         return ngx_http_kafka_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                         50302, "the Kafka consumer is not "
+                                         NGX_HTTP_KAFKA_REST_CLIENT_UNAVAILABLE,
+                                         "the Kafka consumer is not "
                                          "available");
     }
 
@@ -395,7 +364,8 @@ ngx_http_kafka_sse_handler(ngx_http_request_t *r)
                                                    ctx, r->connection->log);
     if (ctx->resolve == NULL) {
         return ngx_http_kafka_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                         50303, "too many streams are "
+                                         NGX_HTTP_KAFKA_REST_STREAMS_STARTING,
+                                         "too many streams are "
                                          "starting, retry later");
     }
 
@@ -430,9 +400,9 @@ ngx_http_kafka_sse_resolved(ngx_http_kafka_resolve_t *rs)
     if (rs->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART
         || rs->err == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC)
     {
-        rc = ngx_http_kafka_send_error(r, NGX_HTTP_NOT_FOUND, 40401,
-                                       "topic \"%V\" not found",
-                                       &ctx->topic);
+        rc = ngx_http_kafka_send_error(r, NGX_HTTP_NOT_FOUND,
+                                       NGX_HTTP_KAFKA_REST_TOPIC_NOT_FOUND,
+                                       "topic \"%V\" not found", &ctx->topic);
 
     } else if (rs->err) {
         ngx_log_error(NGX_LOG_WARN, c->log, 0,

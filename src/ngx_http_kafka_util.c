@@ -10,6 +10,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_kafka_module.h"
+#include "ngx_http_kafka_rest.h"
 
 
 #define NGX_HTTP_KAFKA_ERROR_MESSAGE_LEN  1024
@@ -92,13 +93,16 @@ ngx_http_kafka_topic_refuse(ngx_http_request_t *r, ngx_str_t *topic)
     }
 
     if (ngx_http_kafka_topic_valid(topic) == NGX_OK) {
-        return ngx_http_kafka_send_error(r, NGX_HTTP_BAD_REQUEST, 40001,
-                   "topic \"%V\" is internal to Kafka", topic);
+        return ngx_http_kafka_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                         NGX_HTTP_KAFKA_REST_TOPIC_INVALID,
+                                         "topic \"%V\" is internal to Kafka",
+                                         topic);
     }
 
-    return ngx_http_kafka_send_error(r, NGX_HTTP_BAD_REQUEST, 40001,
-               "invalid topic name \"%V\": 1 to 249 characters of "
-               "a-z, A-Z, 0-9, \".\", \"_\", \"-\"", topic);
+    return ngx_http_kafka_send_error(r, NGX_HTTP_BAD_REQUEST,
+        NGX_HTTP_KAFKA_REST_TOPIC_INVALID,
+        "invalid topic name \"%V\": 1 to 249 characters of "
+        "a-z, A-Z, 0-9, \".\", \"_\", \"-\"", topic);
 }
 
 
