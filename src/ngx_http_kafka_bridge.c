@@ -247,3 +247,76 @@ ngx_http_kafka_bridge_handler(ngx_event_t *rev)
         ngx_post_event(rev, &ngx_posted_next_events);
     }
 }
+
+
+/*
+ * A worker's client handle from the configuration built in the master:
+ * librdkafka's callbacks are replaced by the "events" on a queue, and the
+ * logs held back by log.queue=true go to the main queue.
+ */
+
+rd_kafka_t *
+ngx_http_kafka_client_new(rd_kafka_type_t type, rd_kafka_conf_t *template,
+    int events, ngx_log_t *log)
+{
+    char              errstr[512];
+    rd_kafka_t       *rk;
+    rd_kafka_conf_t  *conf;
+
+    conf = rd_kafka_conf_dup(template);
+    if (conf == NULL) {
+        ngx_log_error(NGX_LOG_EMERG, log, 0, "rd_kafka_conf_dup() failed");
+        return NULL;
+    }
+
+    rd_kafka_conf_set_events(conf, events);
+
+    rk = rd_kafka_new(type, conf, errstr, sizeof(errstr));
+    if (rk == NULL) {
+        rd_kafka_conf_destroy(conf);
+        ngx_log_error(NGX_LOG_EMERG, log, 0,
+                      "kafka %s could not be created: %s",
+                      (type == RD_KAFKA_PRODUCER) ? "producer" : "consumer",
+                      errstr);
+        return NULL;
+    }
+
+    if (rd_kafka_set_log_queue(rk, NULL) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        ngx_log_error(NGX_LOG_EMERG, log, 0,
+                      "rd_kafka_set_log_queue() failed");
+        rd_kafka_destroy_flags(rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+        return NULL;
+    }
+
+    return rk;
+}
+
+
+/*
+ * Serves a queue from the worker's own thread, polling "poll" ms at a
+ * time, until "done" says so or "timeout" passes.  For a client's last
+ * events in exit_process, where the event loop no longer runs.
+ */
+
+void
+ngx_http_kafka_drain(rd_kafka_queue_t *queue, ngx_msec_t timeout, int poll,
+    ngx_http_kafka_drain_done_pt done, ngx_http_kafka_event_pt handler,
+    void *data)
+{
+    ngx_msec_t         deadline;
+    rd_kafka_event_t  *ev;
+
+    ngx_time_update();
+    deadline = ngx_current_msec + timeout;
+
+    while (!done(data)
+           && (ngx_msec_int_t) (deadline - ngx_current_msec) > 0)
+    {
+        ev = rd_kafka_queue_poll(queue, poll);
+        if (ev) {
+            handler(data, ev);
+        }
+
+        ngx_time_update();
+    }
+}

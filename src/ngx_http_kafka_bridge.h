@@ -49,6 +49,14 @@ typedef struct {
 } ngx_http_kafka_health_t;
 
 
+/*
+ * Exit-time draining: "handler" takes every event (and destroys it),
+ * "done" tells when there is nothing more to wait for.
+ */
+typedef void (*ngx_http_kafka_event_pt)(void *data, rd_kafka_event_t *ev);
+typedef ngx_uint_t (*ngx_http_kafka_drain_done_pt)(void *data);
+
+
 ngx_int_t ngx_http_kafka_bridge_open(ngx_http_kafka_bridge_t *bridge,
     rd_kafka_queue_t *queue, ngx_http_kafka_bridge_serve_pt serve,
     void *data, ngx_log_t *log);
@@ -60,6 +68,12 @@ void ngx_http_kafka_health_error(ngx_log_t *log,
     rd_kafka_resp_err_t err, const char *reason);
 void ngx_http_kafka_health_ok(ngx_log_t *log, ngx_http_kafka_health_t *health,
     const char *client);
+
+rd_kafka_t *ngx_http_kafka_client_new(rd_kafka_type_t type,
+    rd_kafka_conf_t *template, int events, ngx_log_t *log);
+void ngx_http_kafka_drain(rd_kafka_queue_t *queue, ngx_msec_t timeout,
+    int poll, ngx_http_kafka_drain_done_pt done,
+    ngx_http_kafka_event_pt handler, void *data);
 
 
 #endif /* _NGX_HTTP_KAFKA_BRIDGE_H_INCLUDED_ */

@@ -125,9 +125,8 @@ typedef struct {
 } ngx_http_kafka_consumer_t;
 
 
-static ngx_int_t ngx_http_kafka_consumer_set(rd_kafka_conf_t *conf,
-    const char *name, const char *value, ngx_log_t *log);
-static void ngx_http_kafka_consumer_conf_cleanup(void *data);
+static void ngx_http_kafka_consumer_closing(void *data, rd_kafka_event_t *ev);
+static ngx_uint_t ngx_http_kafka_consumer_closed(void *data);
 static ngx_int_t ngx_http_kafka_consumer_serve(void *data);
 static void ngx_http_kafka_consumer_record(ngx_http_kafka_consumer_t *kc,
     const rd_kafka_message_t *msg);
@@ -162,106 +161,48 @@ static ngx_http_kafka_consumer_t  *ngx_http_kafka_the_consumer;
 rd_kafka_conf_t *
 ngx_http_kafka_consumer_conf(ngx_conf_t *cf, ngx_http_kafka_main_conf_t *kmcf)
 {
-    char                 errstr[512], group[256];
-    size_t               size;
-    rd_kafka_t          *rk;
-    rd_kafka_conf_t     *conf, *test;
-    ngx_pool_cleanup_t  *cln;
+    char              group[256];
+    size_t            size;
+    rd_kafka_conf_t  *conf;
 
-    conf = ngx_http_kafka_conf_create(kmcf, NGX_HTTP_KAFKA_ROLE_CONSUMER,
-                                      cf->log);
+    conf = ngx_http_kafka_conf_new(cf, kmcf, NGX_HTTP_KAFKA_ROLE_CONSUMER);
     if (conf == NULL) {
         return NULL;
     }
-
-    cln = ngx_pool_cleanup_add(cf->pool, 0);
-    if (cln == NULL) {
-        rd_kafka_conf_destroy(conf);
-        return NULL;
-    }
-
-    cln->handler = ngx_http_kafka_consumer_conf_cleanup;
-    cln->data = conf;
 
     size = sizeof(group);
 
     if (rd_kafka_conf_get(conf, "group.id", group, &size) != RD_KAFKA_CONF_OK
         || group[0] == '\0')
     {
-        if (ngx_http_kafka_consumer_set(conf, "group.id",
-                                        "nginx-kafka-gateway", cf->log)
+        if (ngx_http_kafka_conf_set(conf, "group.id", "nginx-kafka-gateway",
+                                    cf->log)
             != NGX_OK)
         {
             return NULL;
         }
     }
 
-    if (ngx_http_kafka_consumer_set(conf, "enable.partition.eof", "true",
-                                    cf->log)
+    if (ngx_http_kafka_conf_set(conf, "enable.partition.eof", "true", cf->log)
         != NGX_OK
-        || ngx_http_kafka_consumer_set(conf, "auto.offset.reset", "earliest",
-                                       cf->log)
+        || ngx_http_kafka_conf_set(conf, "auto.offset.reset", "earliest",
+                                   cf->log)
            != NGX_OK)
     {
         return NULL;
     }
 
-    /* as for the producer: "nginx -t" reports what only rd_kafka_new sees */
-
-    if (ngx_test_config) {
-        test = rd_kafka_conf_dup(conf);
-        if (test == NULL) {
-            return NULL;
-        }
-
-        rk = rd_kafka_new(RD_KAFKA_CONSUMER, test, errstr, sizeof(errstr));
-        if (rk == NULL) {
-            rd_kafka_conf_destroy(test);
-            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                          "invalid kafka consumer configuration: %s", errstr);
-            return NULL;
-        }
-
-        rd_kafka_destroy_flags(rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+    if (ngx_http_kafka_conf_check(cf, conf, RD_KAFKA_CONSUMER) != NGX_OK) {
+        return NULL;
     }
 
     return conf;
 }
 
 
-static ngx_int_t
-ngx_http_kafka_consumer_set(rd_kafka_conf_t *conf, const char *name,
-    const char *value, ngx_log_t *log)
-{
-    char  errstr[512];
-
-    if (rd_kafka_conf_set(conf, name, value, errstr, sizeof(errstr))
-        != RD_KAFKA_CONF_OK)
-    {
-        ngx_log_error(NGX_LOG_EMERG, log, 0,
-                      "kafka consumer property \"%s\" = \"%s\": %s",
-                      name, value, errstr);
-        return NGX_ERROR;
-    }
-
-    return NGX_OK;
-}
-
-
-static void
-ngx_http_kafka_consumer_conf_cleanup(void *data)
-{
-    rd_kafka_conf_t  *conf = data;
-
-    rd_kafka_conf_destroy(conf);
-}
-
-
 ngx_int_t
 ngx_http_kafka_consumer_init(ngx_cycle_t *cycle, rd_kafka_conf_t *template)
 {
-    char                        errstr[512];
-    rd_kafka_conf_t            *conf;
     rd_kafka_resp_err_t         err;
     ngx_http_kafka_consumer_t  *kc;
 
@@ -275,29 +216,13 @@ ngx_http_kafka_consumer_init(ngx_cycle_t *cycle, rd_kafka_conf_t *template)
     ngx_rbtree_init(&kc->topics, &kc->sentinel, ngx_str_rbtree_insert_value);
     ngx_queue_init(&kc->resolves);
 
-    conf = rd_kafka_conf_dup(template);
-    if (conf == NULL) {
-        ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
-                      "rd_kafka_conf_dup() failed");
-        return NGX_ERROR;
-    }
-
-    rd_kafka_conf_set_events(conf, RD_KAFKA_EVENT_ERROR|RD_KAFKA_EVENT_LOG);
-
-    kc->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
-    if (kc->rk == NULL) {
-        rd_kafka_conf_destroy(conf);
-        ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
-                      "kafka consumer could not be created: %s", errstr);
-        return NGX_ERROR;
-    }
-
     /* logs and errors go to the main queue, and that to the consumer's */
 
-    if (rd_kafka_set_log_queue(kc->rk, NULL) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
-                      "rd_kafka_set_log_queue() failed");
-        goto failed;
+    kc->rk = ngx_http_kafka_client_new(RD_KAFKA_CONSUMER, template,
+                                       RD_KAFKA_EVENT_ERROR|RD_KAFKA_EVENT_LOG,
+                                       cycle->log);
+    if (kc->rk == NULL) {
+        return NGX_ERROR;
     }
 
     err = rd_kafka_poll_set_consumer(kc->rk);
@@ -351,9 +276,7 @@ failed:
 void
 ngx_http_kafka_consumer_exit(ngx_cycle_t *cycle, ngx_msec_t shutdown_timeout)
 {
-    ngx_msec_t                  deadline;
     ngx_queue_t                *q;
-    rd_kafka_event_t           *ev;
     rd_kafka_error_t           *error;
     ngx_rbtree_node_t          *node;
     ngx_http_kafka_topic_t     *topic;
@@ -400,24 +323,9 @@ ngx_http_kafka_consumer_exit(ngx_cycle_t *cycle, ngx_msec_t shutdown_timeout)
         rd_kafka_error_destroy(error);
 
     } else {
-        ngx_time_update();
-        deadline = ngx_current_msec + shutdown_timeout;
-
-        while (!rd_kafka_consumer_closed(kc->rk)
-               && (ngx_msec_int_t) (deadline - ngx_current_msec) > 0)
-        {
-            ev = rd_kafka_queue_poll(kc->queue, 100);
-            if (ev) {
-                if (rd_kafka_event_type(ev) != RD_KAFKA_EVENT_FETCH) {
-                    ngx_http_kafka_log_event(kc->log, ev, &kc->health,
-                                             "consumer");
-                }
-
-                rd_kafka_event_destroy(ev);
-            }
-
-            ngx_time_update();
-        }
+        ngx_http_kafka_drain(kc->queue, shutdown_timeout, 100,
+                             ngx_http_kafka_consumer_closed,
+                             ngx_http_kafka_consumer_closing, kc);
     }
 
     rd_kafka_queue_destroy(kc->queue);
@@ -433,6 +341,30 @@ ngx_http_kafka_consumer_exit(ngx_cycle_t *cycle, ngx_msec_t shutdown_timeout)
     }
 
     ngx_log_error(NGX_LOG_INFO, cycle->log, 0, "kafka consumer stopped");
+}
+
+
+/* while closing: records are dropped, logs and errors still logged */
+
+static void
+ngx_http_kafka_consumer_closing(void *data, rd_kafka_event_t *ev)
+{
+    ngx_http_kafka_consumer_t  *kc = data;
+
+    if (rd_kafka_event_type(ev) != RD_KAFKA_EVENT_FETCH) {
+        ngx_http_kafka_log_event(kc->log, ev, &kc->health, "consumer");
+    }
+
+    rd_kafka_event_destroy(ev);
+}
+
+
+static ngx_uint_t
+ngx_http_kafka_consumer_closed(void *data)
+{
+    ngx_http_kafka_consumer_t  *kc = data;
+
+    return rd_kafka_consumer_closed(kc->rk);
 }
 
 

@@ -11,6 +11,7 @@
 
 #include "ngx_http_kafka_module.h"
 #include "ngx_http_kafka_producer.h"
+#include "ngx_http_kafka_consumer.h"
 
 
 /* a librdkafka property that kafka_property may not set, and why */
@@ -31,8 +32,8 @@ static char *ngx_http_kafka_brokers(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_kafka_property(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
-static ngx_int_t ngx_http_kafka_conf_set(rd_kafka_conf_t *conf,
-    const char *name, const char *value, ngx_log_t *log);
+static rd_kafka_conf_t *ngx_http_kafka_conf_create(
+    ngx_http_kafka_main_conf_t *kmcf, ngx_uint_t role, ngx_log_t *log);
 static void ngx_http_kafka_conf_cleanup(void *data);
 static ngx_int_t ngx_http_kafka_init_process(ngx_cycle_t *cycle);
 static void ngx_http_kafka_exit_process(ngx_cycle_t *cycle);
@@ -199,20 +200,14 @@ ngx_http_kafka_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
 
 /*
- * Runs after every location is merged, so it knows whether any location
- * produces and the largest produce timeout.  The producer configuration
- * is built here, in the master, and only duplicated by the workers:
- * rd_kafka_conf_t is plain memory and survives fork(), a handle does not.
+ * Runs after every location is merged, so it knows which clients are
+ * used and the largest produce timeout.
  */
 
 static ngx_int_t
 ngx_http_kafka_postconfiguration(ngx_conf_t *cf)
 {
-    rd_kafka_t                  *rk;
-    rd_kafka_conf_t             *conf;
-    ngx_pool_cleanup_t          *cln;
     ngx_http_kafka_main_conf_t  *kmcf;
-    char                         errstr[512];
 
     kmcf = ngx_http_conf_get_module_main_conf(cf,
                                               ngx_http_kafka_gateway_module);
@@ -229,51 +224,101 @@ ngx_http_kafka_postconfiguration(ngx_conf_t *cf)
         return NGX_ERROR;
     }
 
-    if (!kmcf->producer_used) {
-        return NGX_OK;
+    if (kmcf->producer_used) {
+        kmcf->producer_conf = ngx_http_kafka_conf_new(cf, kmcf,
+                                                  NGX_HTTP_KAFKA_ROLE_PRODUCER);
+        if (kmcf->producer_conf == NULL) {
+            return NGX_ERROR;
+        }
+
+        if (ngx_http_kafka_conf_check(cf, kmcf->producer_conf,
+                                      RD_KAFKA_PRODUCER)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
     }
 
-    conf = ngx_http_kafka_conf_create(kmcf, NGX_HTTP_KAFKA_ROLE_PRODUCER,
-                                      cf->log);
+    if (kmcf->consumer_used) {
+        kmcf->consumer_conf = ngx_http_kafka_consumer_conf(cf, kmcf);
+        if (kmcf->consumer_conf == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * A client's configuration, freed with the configuration cycle's pool.
+ * It is built in the master and only duplicated by the workers:
+ * rd_kafka_conf_t is plain memory and survives fork(), a handle does not.
+ */
+
+rd_kafka_conf_t *
+ngx_http_kafka_conf_new(ngx_conf_t *cf, ngx_http_kafka_main_conf_t *kmcf,
+    ngx_uint_t role)
+{
+    rd_kafka_conf_t     *conf;
+    ngx_pool_cleanup_t  *cln;
+
+    conf = ngx_http_kafka_conf_create(kmcf, role, cf->log);
     if (conf == NULL) {
-        return NGX_ERROR;
+        return NULL;
     }
 
     cln = ngx_pool_cleanup_add(cf->pool, 0);
     if (cln == NULL) {
         rd_kafka_conf_destroy(conf);
-        return NGX_ERROR;
+        return NULL;
     }
 
     cln->handler = ngx_http_kafka_conf_cleanup;
     cln->data = conf;
 
-    kmcf->producer_conf = conf;
+    return conf;
+}
 
-    /*
-     * Some settings are only checked together, when a handle is created
-     * (e.g. "acks" against "enable.idempotence").  "nginx -t" exits right
-     * after parsing, so creating a throwaway handle there is harmless and
-     * reports such errors before a reload; a master that goes on to fork
-     * never creates one.
-     */
 
-    if (ngx_test_config) {
-        conf = rd_kafka_conf_dup(kmcf->producer_conf);
-        if (conf == NULL) {
-            return NGX_ERROR;
-        }
+/*
+ * Some settings are only checked together, when a handle is created
+ * (e.g. "acks" against "enable.idempotence").  "nginx -t" exits right
+ * after parsing, so creating a throwaway handle there is harmless and
+ * reports such errors before a reload; a master that goes on to fork
+ * never creates one.
+ */
 
-        rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
-        if (rk == NULL) {
-            rd_kafka_conf_destroy(conf);
-            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                          "invalid kafka producer configuration: %s", errstr);
-            return NGX_ERROR;
-        }
+ngx_int_t
+ngx_http_kafka_conf_check(ngx_conf_t *cf, rd_kafka_conf_t *conf,
+    rd_kafka_type_t type)
+{
+    char              errstr[512];
+    rd_kafka_t       *rk;
+    rd_kafka_conf_t  *test;
 
-        rd_kafka_destroy(rk);
+    if (!ngx_test_config) {
+        return NGX_OK;
     }
+
+    test = rd_kafka_conf_dup(conf);
+    if (test == NULL) {
+        return NGX_ERROR;
+    }
+
+    rk = rd_kafka_new(type, test, errstr, sizeof(errstr));
+    if (rk == NULL) {
+        rd_kafka_conf_destroy(test);
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "invalid kafka %s configuration: %s",
+                      (type == RD_KAFKA_PRODUCER) ? "producer" : "consumer",
+                      errstr);
+        return NGX_ERROR;
+    }
+
+    /* a consumer that never joined its group has nothing to close */
+
+    rd_kafka_destroy_flags(rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
 
     return NGX_OK;
 }
@@ -476,7 +521,7 @@ ngx_http_kafka_property(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
  * so any default can be overridden.  Callbacks are set by the worker.
  */
 
-rd_kafka_conf_t *
+static rd_kafka_conf_t *
 ngx_http_kafka_conf_create(ngx_http_kafka_main_conf_t *kmcf, ngx_uint_t role,
     ngx_log_t *log)
 {
@@ -610,7 +655,7 @@ failed:
 }
 
 
-static ngx_int_t
+ngx_int_t
 ngx_http_kafka_conf_set(rd_kafka_conf_t *conf, const char *name,
     const char *value, ngx_log_t *log)
 {

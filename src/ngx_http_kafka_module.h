@@ -49,8 +49,9 @@ typedef struct {
      */
     ngx_msec_t                  produce_timeout_max;
 
-    /* the producer configuration, validated at configuration time */
+    /* the clients' configurations, validated at configuration time */
     rd_kafka_conf_t            *producer_conf;
+    rd_kafka_conf_t            *consumer_conf;
 
     unsigned                    producer_used:1;
     unsigned                    consumer_used:1;
@@ -84,8 +85,12 @@ extern ngx_module_t  ngx_http_kafka_sse_module;
 
 
 /* ngx_http_kafka_module.c: configuration shared by all clients */
-rd_kafka_conf_t *ngx_http_kafka_conf_create(ngx_http_kafka_main_conf_t *kmcf,
-    ngx_uint_t role, ngx_log_t *log);
+rd_kafka_conf_t *ngx_http_kafka_conf_new(ngx_conf_t *cf,
+    ngx_http_kafka_main_conf_t *kmcf, ngx_uint_t role);
+ngx_int_t ngx_http_kafka_conf_set(rd_kafka_conf_t *conf, const char *name,
+    const char *value, ngx_log_t *log);
+ngx_int_t ngx_http_kafka_conf_check(ngx_conf_t *cf, rd_kafka_conf_t *conf,
+    rd_kafka_type_t type);
 
 /* ngx_http_kafka_entry.c */
 ngx_int_t ngx_http_kafka_entry(ngx_http_request_t *r,

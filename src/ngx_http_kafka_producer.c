@@ -39,8 +39,8 @@ typedef struct {
 
 
 static ngx_int_t ngx_http_kafka_producer_serve(void *data);
-static void ngx_http_kafka_producer_event(ngx_http_kafka_producer_t *kp,
-    rd_kafka_event_t *ev);
+static void ngx_http_kafka_producer_event(void *data, rd_kafka_event_t *ev);
+static ngx_uint_t ngx_http_kafka_producer_flushed(void *data);
 
 
 static ngx_http_kafka_producer_t  *ngx_http_kafka_the_producer;
@@ -50,9 +50,8 @@ ngx_int_t
 ngx_http_kafka_producer_init(ngx_cycle_t *cycle,
     ngx_http_kafka_main_conf_t *kmcf)
 {
-    char                        errstr[512], buf[NGX_SIZE_T_LEN + 1];
+    char                        buf[NGX_SIZE_T_LEN + 1];
     size_t                      size;
-    rd_kafka_conf_t            *conf;
     ngx_http_kafka_producer_t  *kp;
 
     kp = ngx_pcalloc(cycle->pool, sizeof(ngx_http_kafka_producer_t));
@@ -72,30 +71,10 @@ ngx_http_kafka_producer_init(ngx_cycle_t *cycle,
                                              ngx_strlen(buf));
     }
 
-    conf = rd_kafka_conf_dup(kmcf->producer_conf);
-    if (conf == NULL) {
-        ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
-                      "rd_kafka_conf_dup() failed");
-        return NGX_ERROR;
-    }
-
-    rd_kafka_conf_set_events(conf, RD_KAFKA_EVENT_DR | RD_KAFKA_EVENT_ERROR
-                                   | RD_KAFKA_EVENT_LOG);
-
-    kp->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
+    kp->rk = ngx_http_kafka_client_new(RD_KAFKA_PRODUCER, kmcf->producer_conf,
+                                       RD_KAFKA_EVENT_DR|RD_KAFKA_EVENT_ERROR
+                                       |RD_KAFKA_EVENT_LOG, cycle->log);
     if (kp->rk == NULL) {
-        rd_kafka_conf_destroy(conf);
-        ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
-                      "kafka producer could not be created: %s", errstr);
-        return NGX_ERROR;
-    }
-
-    /* logs were held back by log.queue=true until a queue is set */
-
-    if (rd_kafka_set_log_queue(kp->rk, NULL) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
-                      "rd_kafka_set_log_queue() failed");
-        rd_kafka_destroy(kp->rk);
         return NGX_ERROR;
     }
 
@@ -135,8 +114,6 @@ ngx_http_kafka_producer_exit(ngx_cycle_t *cycle,
     ngx_http_kafka_main_conf_t *kmcf)
 {
     int                         left;
-    ngx_msec_t                  deadline;
-    rd_kafka_event_t           *ev;
     ngx_http_kafka_producer_t  *kp;
 
     kp = ngx_http_kafka_the_producer;
@@ -147,19 +124,9 @@ ngx_http_kafka_producer_exit(ngx_cycle_t *cycle,
     ngx_http_kafka_the_producer = NULL;
     kp->exiting = ngx_terminate;
 
-    ngx_time_update();
-    deadline = ngx_current_msec + kmcf->shutdown_timeout;
-
-    while (rd_kafka_outq_len(kp->rk) > 0
-           && (ngx_msec_int_t) (deadline - ngx_current_msec) > 0)
-    {
-        ev = rd_kafka_queue_poll(kp->queue, 100);
-        if (ev) {
-            ngx_http_kafka_producer_event(kp, ev);
-        }
-
-        ngx_time_update();
-    }
+    ngx_http_kafka_drain(kp->queue, kmcf->shutdown_timeout, 100,
+                         ngx_http_kafka_producer_flushed,
+                         ngx_http_kafka_producer_event, kp);
 
     left = rd_kafka_outq_len(kp->rk);
 
@@ -173,18 +140,9 @@ ngx_http_kafka_producer_exit(ngx_cycle_t *cycle,
 
         /* purged messages are reported asynchronously; a short grace */
 
-        deadline = ngx_current_msec + 1000;
-
-        while (rd_kafka_outq_len(kp->rk) > 0
-               && (ngx_msec_int_t) (deadline - ngx_current_msec) > 0)
-        {
-            ev = rd_kafka_queue_poll(kp->queue, 50);
-            if (ev) {
-                ngx_http_kafka_producer_event(kp, ev);
-            }
-
-            ngx_time_update();
-        }
+        ngx_http_kafka_drain(kp->queue, 1000, 50,
+                             ngx_http_kafka_producer_flushed,
+                             ngx_http_kafka_producer_event, kp);
     }
 
     ngx_http_kafka_bridge_close(&kp->bridge);
@@ -257,9 +215,10 @@ ngx_http_kafka_producer_serve(void *data)
 
 
 static void
-ngx_http_kafka_producer_event(ngx_http_kafka_producer_t *kp,
-    rd_kafka_event_t *ev)
+ngx_http_kafka_producer_event(void *data, rd_kafka_event_t *ev)
 {
+    ngx_http_kafka_producer_t  *kp = data;
+
     ngx_http_kafka_dr_t        *dr;
     const rd_kafka_message_t   *msg;
 
@@ -299,4 +258,13 @@ ngx_http_kafka_producer_event(ngx_http_kafka_producer_t *kp,
     }
 
     rd_kafka_event_destroy(ev);
+}
+
+
+static ngx_uint_t
+ngx_http_kafka_producer_flushed(void *data)
+{
+    ngx_http_kafka_producer_t  *kp = data;
+
+    return rd_kafka_outq_len(kp->rk) == 0;
 }

@@ -67,12 +67,6 @@ typedef struct {
 } ngx_http_kafka_sse_loc_conf_t;
 
 
-typedef struct {
-    rd_kafka_conf_t                  *consumer_conf;
-    ngx_uint_t                        used;
-} ngx_http_kafka_sse_main_conf_t;
-
-
 /* a record formatted once, shared by reference */
 typedef struct {
     ngx_uint_t                        refs;

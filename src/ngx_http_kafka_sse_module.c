@@ -85,13 +85,11 @@ static void ngx_http_kafka_sse_pool_cleanup(void *data);
 static ngx_int_t ngx_http_kafka_sse_exit_hook_open(ngx_cycle_t *cycle);
 static void ngx_http_kafka_sse_exit_hook(ngx_event_t *ev);
 static void ngx_http_kafka_sse_end_all(const char *reason);
-static void *ngx_http_kafka_sse_create_main_conf(ngx_conf_t *cf);
 static void *ngx_http_kafka_sse_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_kafka_sse_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
 static char *ngx_http_kafka_sse(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
-static ngx_int_t ngx_http_kafka_sse_postconfiguration(ngx_conf_t *cf);
 static ngx_int_t ngx_http_kafka_sse_init_process(ngx_cycle_t *cycle);
 static void ngx_http_kafka_sse_exit_process(ngx_cycle_t *cycle);
 
@@ -188,9 +186,9 @@ static ngx_command_t  ngx_http_kafka_sse_commands[] = {
 
 static ngx_http_module_t  ngx_http_kafka_sse_module_ctx = {
     NULL,                                  /* preconfiguration */
-    ngx_http_kafka_sse_postconfiguration,  /* postconfiguration */
+    NULL,                                  /* postconfiguration */
 
-    ngx_http_kafka_sse_create_main_conf,   /* create main configuration */
+    NULL,                                  /* create main configuration */
     NULL,                                  /* init main configuration */
 
     NULL,                                  /* create server configuration */
@@ -932,27 +930,6 @@ ngx_http_kafka_sse_end_all(const char *reason)
 
 
 static void *
-ngx_http_kafka_sse_create_main_conf(ngx_conf_t *cf)
-{
-    ngx_http_kafka_sse_main_conf_t  *smcf;
-
-    smcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_kafka_sse_main_conf_t));
-    if (smcf == NULL) {
-        return NULL;
-    }
-
-    /*
-     * set by ngx_pcalloc():
-     *
-     *     smcf->consumer_conf = NULL;
-     *     smcf->used = 0;
-     */
-
-    return smcf;
-}
-
-
-static void *
 ngx_http_kafka_sse_create_loc_conf(ngx_conf_t *cf)
 {
     ngx_http_kafka_sse_loc_conf_t  *conf;
@@ -1050,7 +1027,6 @@ ngx_http_kafka_sse(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_str_t                         *value;
     ngx_http_core_loc_conf_t          *clcf;
     ngx_http_kafka_main_conf_t        *kmcf;
-    ngx_http_kafka_sse_main_conf_t    *smcf;
     ngx_http_compile_complex_value_t   ccv;
 
     if (slcf->topic) {
@@ -1089,47 +1065,13 @@ ngx_http_kafka_sse(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
                                               ngx_http_kafka_gateway_module);
     kmcf->consumer_used = 1;
 
-    smcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_kafka_sse_module);
-    smcf->used = 1;
-
     return NGX_CONF_OK;
 }
-
-
-/* after the gateway module's, which requires kafka_brokers */
-
-static ngx_int_t
-ngx_http_kafka_sse_postconfiguration(ngx_conf_t *cf)
-{
-    ngx_http_kafka_main_conf_t      *kmcf;
-    ngx_http_kafka_sse_main_conf_t  *smcf;
-
-    smcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_kafka_sse_module);
-
-    if (!smcf->used) {
-        return NGX_OK;
-    }
-
-    kmcf = ngx_http_conf_get_module_main_conf(cf,
-                                              ngx_http_kafka_gateway_module);
-
-    if (kmcf->brokers.len == 0) {
-        return NGX_ERROR;
-    }
-
-    smcf->consumer_conf = ngx_http_kafka_consumer_conf(cf, kmcf);
-    if (smcf->consumer_conf == NULL) {
-        return NGX_ERROR;
-    }
-
-    return NGX_OK;
-}
-
 
 static ngx_int_t
 ngx_http_kafka_sse_init_process(ngx_cycle_t *cycle)
 {
-    ngx_http_kafka_sse_main_conf_t  *smcf;
+    ngx_http_kafka_main_conf_t  *kmcf;
 
     if (ngx_process != NGX_PROCESS_WORKER
         && ngx_process != NGX_PROCESS_SINGLE)
@@ -1137,9 +1079,9 @@ ngx_http_kafka_sse_init_process(ngx_cycle_t *cycle)
         return NGX_OK;
     }
 
-    smcf = ngx_http_cycle_get_module_main_conf(cycle,
-                                               ngx_http_kafka_sse_module);
-    if (smcf == NULL || smcf->consumer_conf == NULL) {
+    kmcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                               ngx_http_kafka_gateway_module);
+    if (kmcf == NULL || kmcf->consumer_conf == NULL) {
         return NGX_OK;
     }
 
@@ -1150,7 +1092,7 @@ ngx_http_kafka_sse_init_process(ngx_cycle_t *cycle)
                                             ngx_http_kafka_sse_flush_handler;
     ngx_http_kafka_sse_worker.flush_event.log = cycle->log;
 
-    if (ngx_http_kafka_consumer_init(cycle, smcf->consumer_conf) != NGX_OK) {
+    if (ngx_http_kafka_consumer_init(cycle, kmcf->consumer_conf) != NGX_OK) {
         return NGX_ERROR;
     }
 
