@@ -60,6 +60,16 @@
 #define NGX_HTTP_KAFKA_RECORD_OVERHEAD  (5 + 1 + 10 + 5 + 5 + 5 + 5)
 
 
+/* what the directives give every record of a request */
+typedef struct {
+    u_char                            *key;
+    size_t                             key_len;
+    int32_t                            partition;
+    rd_kafka_headers_t                *headers;
+    size_t                             headers_size;
+} ngx_http_kafka_produce_common_t;
+
+
 static ngx_int_t ngx_http_kafka_produce_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_kafka_produce_format(ngx_http_request_t *r,
     ngx_uint_t *format);
@@ -68,6 +78,18 @@ static ngx_int_t ngx_http_kafka_produce_collect_body(ngx_http_request_t *r,
     ngx_str_t *body);
 static ngx_int_t ngx_http_kafka_produce_send(ngx_http_request_t *r,
     ngx_http_kafka_produce_ctx_t *ctx, ngx_array_t *records);
+static ngx_int_t ngx_http_kafka_produce_common(ngx_http_request_t *r,
+    ngx_http_kafka_produce_ctx_t *ctx, ngx_http_kafka_produce_loc_conf_t *plcf,
+    ngx_http_kafka_produce_common_t *common);
+static ngx_http_kafka_produce_batch_t *ngx_http_kafka_produce_batch(
+    ngx_http_request_t *r, ngx_http_kafka_produce_ctx_t *ctx, ngx_uint_t n);
+static rd_kafka_resp_err_t ngx_http_kafka_produce_queue(ngx_http_request_t *r,
+    ngx_http_kafka_produce_ctx_t *ctx, rd_kafka_t *rk, ngx_array_t *records,
+    ngx_http_kafka_produce_common_t *common,
+    ngx_http_kafka_produce_batch_t *batch, ngx_uint_t *queued);
+static ngx_int_t ngx_http_kafka_produce_refused(ngx_http_request_t *r,
+    ngx_http_kafka_produce_ctx_t *ctx, rd_kafka_resp_err_t err,
+    ngx_uint_t queued, ngx_uint_t n);
 static ngx_int_t ngx_http_kafka_produce_check_sizes(ngx_array_t *records,
     size_t key_len, size_t headers_size, ngx_uint_t *index, size_t *size);
 static ngx_int_t ngx_http_kafka_produce_headers(ngx_http_request_t *r,
@@ -476,27 +498,17 @@ static ngx_int_t
 ngx_http_kafka_produce_send(ngx_http_request_t *r,
     ngx_http_kafka_produce_ctx_t *ctx, ngx_array_t *records)
 {
-    u_char                              *key;
-    size_t                               key_len, size;
-    int32_t                              partition;
-    ngx_int_t                            n;
-    ngx_str_t                            value;
+    ngx_int_t                            rc;
     ngx_uint_t                           i, queued;
     rd_kafka_t                          *rk;
-    ngx_pool_cleanup_t                  *cln;
-    rd_kafka_headers_t                  *headers, *copy;
     rd_kafka_resp_err_t                  err;
     ngx_http_kafka_produce_batch_t      *batch;
-    ngx_http_kafka_produce_token_t      *token;
-    ngx_http_kafka_produce_record_t     *rec;
-    ngx_http_kafka_producer_stats_t     *stats;
-    ngx_http_kafka_produce_outcome_t     out;
+    ngx_http_kafka_produce_common_t      common;
     ngx_http_kafka_produce_loc_conf_t   *plcf;
 
     plcf = ngx_http_get_module_loc_conf(r, ngx_http_kafka_produce_module);
 
     rk = ngx_http_kafka_producer();
-    stats = ngx_http_kafka_producer_stats();
 
     if (rk == NULL) {
         return ngx_http_kafka_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
@@ -504,9 +516,94 @@ ngx_http_kafka_produce_send(ngx_http_request_t *r,
                                          "the Kafka producer is not available");
     }
 
-    /* the directives' values, evaluated once for all records */
+    rc = ngx_http_kafka_produce_common(r, ctx, plcf, &common);
+    if (rc != NGX_DECLINED) {
+        return rc;
+    }
 
-    partition = RD_KAFKA_PARTITION_UA;
+    if (ngx_http_kafka_produce_check_sizes(records, common.key_len,
+                                           common.headers_size, &i,
+                                           &common.headers_size)
+        != NGX_OK)
+    {
+        if (common.headers) {
+            rd_kafka_headers_destroy(common.headers);
+        }
+
+        return ngx_http_kafka_send_error(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+            NGX_HTTP_KAFKA_REST_RECORD_TOO_LARGE,
+            "records[%ui]: %uz bytes with key, headers and "
+            "record overhead, over the producer's message.max.bytes "
+            "(%uz); nothing was produced", i, common.headers_size,
+            ngx_http_kafka_producer_message_max());
+    }
+
+    batch = NULL;
+
+    if (plcf->ack) {
+        batch = ngx_http_kafka_produce_batch(r, ctx, records->nelts);
+        if (batch == NULL) {
+            if (common.headers) {
+                rd_kafka_headers_destroy(common.headers);
+            }
+
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+
+    err = ngx_http_kafka_produce_queue(r, ctx, rk, records, &common, batch,
+                                       &queued);
+
+    if (common.headers) {
+        rd_kafka_headers_destroy(common.headers);
+    }
+
+    if (!plcf->ack) {
+        if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+            return ngx_http_kafka_produce_refused(r, ctx, err, queued,
+                                                  records->nelts);
+        }
+
+        return ngx_http_kafka_produce_respond(r, ctx, 0);
+    }
+
+    if (batch->pending == 0) {
+        return ngx_http_kafka_produce_respond(r, ctx, 0);
+    }
+
+    ctx->timer.handler = ngx_http_kafka_produce_timeout_handler;
+    ctx->timer.data = r;
+    ctx->timer.log = r->connection->log;
+
+    ngx_add_timer(&ctx->timer, plcf->timeout);
+
+    r->read_event_handler = ngx_http_test_reading;
+    r->write_event_handler = ngx_http_request_empty_handler;
+
+    return NGX_DONE;
+}
+
+
+/*
+ * The directives' values, evaluated once for all records: the partition,
+ * the key and the headers.  NGX_DECLINED: go on; anything else (an answer
+ * sent, NGX_OK included, or a status) is the request's result, and there
+ * is nothing to free.
+ */
+
+static ngx_int_t
+ngx_http_kafka_produce_common(ngx_http_request_t *r,
+    ngx_http_kafka_produce_ctx_t *ctx, ngx_http_kafka_produce_loc_conf_t *plcf,
+    ngx_http_kafka_produce_common_t *common)
+{
+    ngx_int_t  n;
+    ngx_str_t  value;
+
+    common->partition = RD_KAFKA_PARTITION_UA;
+    common->key = NULL;
+    common->key_len = 0;
+    common->headers = NULL;
+    common->headers_size = 0;
 
     if (plcf->partition) {
         if (ngx_http_complex_value(r, plcf->partition, &value) != NGX_OK) {
@@ -522,12 +619,9 @@ ngx_http_kafka_produce_send(ngx_http_request_t *r,
                     "invalid partition \"%V\"", &value);
             }
 
-            partition = (int32_t) n;
+            common->partition = (int32_t) n;
         }
     }
-
-    key = NULL;
-    key_len = 0;
 
     if (plcf->key) {
         if (ngx_http_complex_value(r, plcf->key, &value) != NGX_OK) {
@@ -535,72 +629,91 @@ ngx_http_kafka_produce_send(ngx_http_request_t *r,
         }
 
         if (value.len) {
-            key = value.data;
-            key_len = value.len;
+            common->key = value.data;
+            common->key_len = value.len;
         }
     }
 
-    if (ctx->format == NGX_HTTP_KAFKA_FORMAT_DELETE && key == NULL) {
+    if (ctx->format == NGX_HTTP_KAFKA_FORMAT_DELETE && common->key == NULL) {
         return ngx_http_kafka_send_error(r, NGX_HTTP_BAD_REQUEST,
             NGX_HTTP_KAFKA_REST_KEY_REQUIRED,
             "DELETE produces a tombstone for a key, and "
             "kafka_produce_key is empty");
     }
 
-    headers = NULL;
-    size = 0;
-
     if (plcf->headers
-        && ngx_http_kafka_produce_headers(r, plcf, &headers, &size)
+        && ngx_http_kafka_produce_headers(r, plcf, &common->headers,
+                                          &common->headers_size)
            != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (ngx_http_kafka_produce_check_sizes(records, key_len, size, &i, &size)
-        != NGX_OK)
-    {
-        if (headers) {
-            rd_kafka_headers_destroy(headers);
-        }
+    return NGX_DECLINED;
+}
 
-        return ngx_http_kafka_send_error(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
-            NGX_HTTP_KAFKA_REST_RECORD_TOO_LARGE,
-            "records[%ui]: %uz bytes with key, headers and "
-            "record overhead, over the producer's message.max.bytes "
-            "(%uz); nothing was produced", i, size,
-            ngx_http_kafka_producer_message_max());
+
+/*
+ * The heap batch of tokens for "kafka_produce_ack on", and the request
+ * pool cleanup that shares its ownership (see "The life of a produce
+ * request" above).
+ */
+
+static ngx_http_kafka_produce_batch_t *
+ngx_http_kafka_produce_batch(ngx_http_request_t *r,
+    ngx_http_kafka_produce_ctx_t *ctx, ngx_uint_t n)
+{
+    ngx_pool_cleanup_t              *cln;
+    ngx_http_kafka_produce_batch_t  *batch;
+
+    batch = ngx_calloc(sizeof(ngx_http_kafka_produce_batch_t)
+                       + (n - 1) * sizeof(ngx_http_kafka_produce_token_t),
+                       r->connection->log);
+    if (batch == NULL) {
+        return NULL;
     }
 
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        ngx_free(batch);
+        return NULL;
+    }
+
+    batch->request = r;
+    batch->ntokens = n;
+
+    cln->handler = ngx_http_kafka_produce_cleanup;
+    cln->data = ctx;
+    ctx->batch = batch;
+
+    return batch;
+}
+
+
+/*
+ * Hands every record to librdkafka, in order, until one is refused; that
+ * one and the rest are marked not persisted.  Returns the refusal, if
+ * any; "queued" counts the records taken.
+ */
+
+static rd_kafka_resp_err_t
+ngx_http_kafka_produce_queue(ngx_http_request_t *r,
+    ngx_http_kafka_produce_ctx_t *ctx, rd_kafka_t *rk, ngx_array_t *records,
+    ngx_http_kafka_produce_common_t *common,
+    ngx_http_kafka_produce_batch_t *batch, ngx_uint_t *queued)
+{
+    ngx_uint_t                        i;
+    rd_kafka_headers_t               *copy;
+    rd_kafka_resp_err_t               err;
+    ngx_http_kafka_produce_token_t   *token;
+    ngx_http_kafka_produce_record_t  *rec;
+    ngx_http_kafka_producer_stats_t  *stats;
+
+    stats = ngx_http_kafka_producer_stats();
     rec = records->elts;
-    batch = NULL;
-
-    if (plcf->ack) {
-        batch = ngx_calloc(sizeof(ngx_http_kafka_produce_batch_t)
-                           + (records->nelts - 1)
-                             * sizeof(ngx_http_kafka_produce_token_t),
-                           r->connection->log);
-        if (batch == NULL) {
-            goto failed;
-        }
-
-        cln = ngx_pool_cleanup_add(r->pool, 0);
-        if (cln == NULL) {
-            ngx_free(batch);
-            goto failed;
-        }
-
-        batch->request = r;
-        batch->ntokens = records->nelts;
-
-        cln->handler = ngx_http_kafka_produce_cleanup;
-        cln->data = ctx;
-        ctx->batch = batch;
-    }
-
     err = RD_KAFKA_RESP_ERR_NO_ERROR;
 
-    for (i = 0, queued = 0; i < records->nelts; i++) {
+    for (i = 0, *queued = 0; i < records->nelts; i++) {
         token = batch ? &batch->tokens[i] : NULL;
 
         if (token) {
@@ -621,23 +734,26 @@ ngx_http_kafka_produce_send(ngx_http_request_t *r,
             continue;
         }
 
-        copy = headers ? rd_kafka_headers_copy(headers) : NULL;
+        copy = common->headers ? rd_kafka_headers_copy(common->headers)
+                               : NULL;
 
         err = rd_kafka_producev(rk,
                   RD_KAFKA_V_TOPIC((char *) ctx->topic.data),
                   RD_KAFKA_V_PARTITION(rec[i].partition
                                        == RD_KAFKA_PARTITION_UA
-                                       ? partition : rec[i].partition),
+                                       ? common->partition
+                                       : rec[i].partition),
                   RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
                   RD_KAFKA_V_VALUE(rec[i].value, rec[i].value_len),
-                  RD_KAFKA_V_KEY(rec[i].key ? rec[i].key : key,
-                                 rec[i].key ? rec[i].key_len : key_len),
+                  RD_KAFKA_V_KEY(rec[i].key ? rec[i].key : common->key,
+                                 rec[i].key ? rec[i].key_len
+                                            : common->key_len),
                   RD_KAFKA_V_HEADERS(copy),
                   RD_KAFKA_V_OPAQUE(token),
                   RD_KAFKA_V_END);
 
         if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-            queued++;
+            (*queued)++;
             stats->produced++;
 
             if (batch) {
@@ -664,55 +780,34 @@ ngx_http_kafka_produce_send(ngx_http_request_t *r,
         }
     }
 
-    if (headers) {
-        rd_kafka_headers_destroy(headers);
+    return err;
+}
+
+
+/* "kafka_produce_ack off": the answer when librdkafka refused a record */
+
+static ngx_int_t
+ngx_http_kafka_produce_refused(ngx_http_request_t *r,
+    ngx_http_kafka_produce_ctx_t *ctx, rd_kafka_resp_err_t err,
+    ngx_uint_t queued, ngx_uint_t n)
+{
+    ngx_http_kafka_produce_outcome_t  out;
+
+    ngx_http_kafka_produce_outcome(err, RD_KAFKA_MSG_STATUS_NOT_PERSISTED,
+                                   &out);
+
+    if (out.status == NGX_HTTP_SERVICE_UNAVAILABLE
+        && ngx_http_kafka_produce_retry_after(r) != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (!plcf->ack) {
-        if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-            ngx_http_kafka_produce_outcome(err,
-                                           RD_KAFKA_MSG_STATUS_NOT_PERSISTED,
-                                           &out);
+    ctx->error.data = (u_char *) rd_kafka_err2str(err);
+    ctx->error.len = ngx_strlen(ctx->error.data);
 
-            if (out.status == NGX_HTTP_SERVICE_UNAVAILABLE
-                && ngx_http_kafka_produce_retry_after(r) != NGX_OK)
-            {
-                return NGX_HTTP_INTERNAL_SERVER_ERROR;
-            }
-
-            ctx->error.data = (u_char *) rd_kafka_err2str(err);
-            ctx->error.len = ngx_strlen(ctx->error.data);
-
-            return ngx_http_kafka_send_error(r, out.status, out.code,
-                       "%ui of %ui record(s) accepted, then: %s",
-                       queued, records->nelts, rd_kafka_err2str(err));
-        }
-
-        return ngx_http_kafka_produce_respond(r, ctx, 0);
-    }
-
-    if (batch->pending == 0) {
-        return ngx_http_kafka_produce_respond(r, ctx, 0);
-    }
-
-    ctx->timer.handler = ngx_http_kafka_produce_timeout_handler;
-    ctx->timer.data = r;
-    ctx->timer.log = r->connection->log;
-
-    ngx_add_timer(&ctx->timer, plcf->timeout);
-
-    r->read_event_handler = ngx_http_test_reading;
-    r->write_event_handler = ngx_http_request_empty_handler;
-
-    return NGX_DONE;
-
-failed:
-
-    if (headers) {
-        rd_kafka_headers_destroy(headers);
-    }
-
-    return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    return ngx_http_kafka_send_error(r, out.status, out.code,
+               "%ui of %ui record(s) accepted, then: %s",
+               queued, n, rd_kafka_err2str(err));
 }
 
 

@@ -21,6 +21,16 @@ static void ngx_http_kafka_sse_record_release(ngx_http_kafka_record_t *rec);
 static ngx_http_kafka_sse_msg_t *ngx_http_kafka_sse_format(
     const rd_kafka_message_t *msg, ngx_str_t *topic, ngx_uint_t format,
     ngx_str_t *event, ngx_log_t *log);
+static size_t ngx_http_kafka_sse_value_len(const rd_kafka_message_t *msg,
+    ngx_uint_t *value_b64);
+static u_char *ngx_http_kafka_sse_value_write(u_char *p,
+    const rd_kafka_message_t *msg, ngx_uint_t value_b64);
+static size_t ngx_http_kafka_sse_json_len(const rd_kafka_message_t *msg,
+    ngx_str_t *topic, ngx_uint_t *key_b64, ngx_uint_t *value_b64,
+    rd_kafka_headers_t **headers);
+static u_char *ngx_http_kafka_sse_json_write(u_char *p,
+    const rd_kafka_message_t *msg, ngx_str_t *topic, ngx_uint_t key_b64,
+    ngx_uint_t value_b64, rd_kafka_headers_t *headers);
 static size_t ngx_http_kafka_sse_json_string_len(u_char *p, size_t len,
     ngx_uint_t *base64);
 static u_char *ngx_http_kafka_sse_json_string(u_char *dst, u_char *p,
@@ -195,82 +205,24 @@ static ngx_http_kafka_sse_msg_t *
 ngx_http_kafka_sse_format(const rd_kafka_message_t *msg, ngx_str_t *topic,
     ngx_uint_t format, ngx_str_t *event, ngx_log_t *log)
 {
-    u_char                    *p, *value, *key, *v;
-    size_t                     len, vlen, hlen, size, i;
-    int64_t                    ts;
-    ngx_str_t                  src, dst;
-    ngx_uint_t                 breaks, value_b64, key_b64, b64, idx;
-    const char                *name;
-    const void                *hvalue;
+    u_char                    *p;
+    size_t                     len;
+    ngx_uint_t                 value_b64, key_b64;
     rd_kafka_headers_t        *headers;
     ngx_http_kafka_sse_msg_t  *m;
-
-    value = msg->payload;
-    vlen = value ? msg->len : 0;
 
     len = sizeof("event: \n") - 1 + event->len;
 
     headers = NULL;
     value_b64 = 0;
     key_b64 = 0;
-    breaks = 0;
 
     if (format == NGX_HTTP_KAFKA_SSE_VALUE) {
-
-        if (ngx_http_kafka_utf8_valid(value, vlen)) {
-            for (i = 0; i < vlen; i++) {
-                if (value[i] == '\n' || value[i] == '\r') {
-                    breaks++;
-                }
-            }
-
-            len += sizeof("data: \n") - 1 + vlen
-                   + breaks * (sizeof("data: ") - 1);
-
-        } else {
-            value_b64 = 1;
-            len += sizeof(": base64\ndata: \n") - 1
-                   + ngx_base64_encoded_length(vlen);
-        }
+        len += ngx_http_kafka_sse_value_len(msg, &value_b64);
 
     } else {
-        key = msg->key;
-
-        len += sizeof("data: {\"topic\":\"\",\"partition\":,\"offset\":,"
-                      "\"timestamp\":,\"key\":,\"value\":,\"headers\":[],"
-                      "\"key_encoding\":\"base64\","
-                      "\"value_encoding\":\"base64\"}\n") - 1
-               + topic->len + NGX_INT32_LEN + 2 * NGX_INT64_LEN;
-
-        len += key ? ngx_http_kafka_sse_json_string_len(key, msg->key_len,
-                                                         &key_b64)
-                   : sizeof("null") - 1;
-
-        len += value ? ngx_http_kafka_sse_json_string_len(value, vlen,
-                                                           &value_b64)
-                     : sizeof("null") - 1;
-
-        if (rd_kafka_message_headers(msg, &headers)
-            != RD_KAFKA_RESP_ERR_NO_ERROR)
-        {
-            headers = NULL;
-        }
-
-        for (idx = 0;
-             headers
-             && rd_kafka_header_get_all(headers, idx, &name, &hvalue, &size)
-                == RD_KAFKA_RESP_ERR_NO_ERROR;
-             idx++)
-        {
-            hlen = ngx_strlen(name);
-
-            len += sizeof("[\"\",,\"base64\"],") - 1
-                   + ngx_http_kafka_json_escape_len((u_char *) name, hlen);
-
-            len += hvalue ? ngx_http_kafka_sse_json_string_len(
-                                          (u_char *) hvalue, size, &b64)
-                          : sizeof("null") - 1;
-        }
+        len += ngx_http_kafka_sse_json_len(msg, topic, &key_b64, &value_b64,
+                                           &headers);
     }
 
     m = ngx_alloc(offsetof(ngx_http_kafka_sse_msg_t, data) + len, log);
@@ -287,45 +239,169 @@ ngx_http_kafka_sse_format(const rd_kafka_message_t *msg, ngx_str_t *topic,
     *p++ = '\n';
 
     if (format == NGX_HTTP_KAFKA_SSE_VALUE) {
+        p = ngx_http_kafka_sse_value_write(p, msg, value_b64);
 
-        if (value_b64) {
-            p = ngx_cpymem(p, ": base64\ndata: ",
-                           sizeof(": base64\ndata: ") - 1);
+    } else {
+        p = ngx_http_kafka_sse_json_write(p, msg, topic, key_b64, value_b64,
+                                          headers);
+    }
 
-            src.data = value;
-            src.len = vlen;
-            dst.data = p;
+    m->len = p - m->data;
 
-            ngx_encode_base64(&dst, &src);
+    return m;
+}
 
-            p += dst.len;
-            *p++ = '\n';
 
-        } else {
-            p = ngx_cpymem(p, "data: ", sizeof("data: ") - 1);
+/* the "data:" lines of the "value" format, and whether it is base64 */
 
-            for (i = 0; i < vlen; i++) {
-                if (value[i] == '\r' || value[i] == '\n') {
-                    if (value[i] == '\r' && i + 1 < vlen
-                        && value[i + 1] == '\n')
-                    {
-                        i++;
-                    }
+static size_t
+ngx_http_kafka_sse_value_len(const rd_kafka_message_t *msg,
+    ngx_uint_t *value_b64)
+{
+    u_char      *value;
+    size_t       vlen, i;
+    ngx_uint_t   breaks;
 
-                    p = ngx_cpymem(p, "\ndata: ", sizeof("\ndata: ") - 1);
-                    continue;
-                }
+    value = msg->payload;
+    vlen = value ? msg->len : 0;
 
-                *p++ = value[i];
+    if (!ngx_http_kafka_utf8_valid(value, vlen)) {
+        *value_b64 = 1;
+        return sizeof(": base64\ndata: \n") - 1
+               + ngx_base64_encoded_length(vlen);
+    }
+
+    breaks = 0;
+
+    for (i = 0; i < vlen; i++) {
+        if (value[i] == '\n' || value[i] == '\r') {
+            breaks++;
+        }
+    }
+
+    return sizeof("data: \n") - 1 + vlen + breaks * (sizeof("data: ") - 1);
+}
+
+
+static u_char *
+ngx_http_kafka_sse_value_write(u_char *p, const rd_kafka_message_t *msg,
+    ngx_uint_t value_b64)
+{
+    u_char     *value;
+    size_t      vlen, i;
+    ngx_str_t   src, dst;
+
+    value = msg->payload;
+    vlen = value ? msg->len : 0;
+
+    if (value_b64) {
+        p = ngx_cpymem(p, ": base64\ndata: ",
+                       sizeof(": base64\ndata: ") - 1);
+
+        src.data = value;
+        src.len = vlen;
+        dst.data = p;
+
+        ngx_encode_base64(&dst, &src);
+
+        p += dst.len;
+        *p++ = '\n';
+
+        return p;
+    }
+
+    p = ngx_cpymem(p, "data: ", sizeof("data: ") - 1);
+
+    for (i = 0; i < vlen; i++) {
+        if (value[i] == '\r' || value[i] == '\n') {
+            if (value[i] == '\r' && i + 1 < vlen && value[i + 1] == '\n') {
+                i++;
             }
 
-            *p++ = '\n';
+            p = ngx_cpymem(p, "\ndata: ", sizeof("\ndata: ") - 1);
+            continue;
         }
 
-        m->len = p - m->data;
-
-        return m;
+        *p++ = value[i];
     }
+
+    *p++ = '\n';
+
+    return p;
+}
+
+
+/*
+ * The "data:" line of the "json" format at its largest, which of the key
+ * and value are base64, and the record's headers.
+ */
+
+static size_t
+ngx_http_kafka_sse_json_len(const rd_kafka_message_t *msg, ngx_str_t *topic,
+    ngx_uint_t *key_b64, ngx_uint_t *value_b64, rd_kafka_headers_t **headers)
+{
+    u_char      *value, *key;
+    size_t       len, vlen, hlen, size, idx;
+    ngx_uint_t   b64;
+    const char  *name;
+    const void  *hvalue;
+
+    value = msg->payload;
+    vlen = value ? msg->len : 0;
+    key = msg->key;
+
+    len = sizeof("data: {\"topic\":\"\",\"partition\":,\"offset\":,"
+                 "\"timestamp\":,\"key\":,\"value\":,\"headers\":[],"
+                 "\"key_encoding\":\"base64\","
+                 "\"value_encoding\":\"base64\"}\n") - 1
+          + topic->len + NGX_INT32_LEN + 2 * NGX_INT64_LEN;
+
+    len += key ? ngx_http_kafka_sse_json_string_len(key, msg->key_len,
+                                                     key_b64)
+               : sizeof("null") - 1;
+
+    len += value ? ngx_http_kafka_sse_json_string_len(value, vlen, value_b64)
+                 : sizeof("null") - 1;
+
+    if (rd_kafka_message_headers(msg, headers) != RD_KAFKA_RESP_ERR_NO_ERROR)
+    {
+        *headers = NULL;
+    }
+
+    for (idx = 0;
+         *headers
+         && rd_kafka_header_get_all(*headers, idx, &name, &hvalue, &size)
+            == RD_KAFKA_RESP_ERR_NO_ERROR;
+         idx++)
+    {
+        hlen = ngx_strlen(name);
+
+        len += sizeof("[\"\",,\"base64\"],") - 1
+               + ngx_http_kafka_json_escape_len((u_char *) name, hlen);
+
+        len += hvalue ? ngx_http_kafka_sse_json_string_len(
+                                          (u_char *) hvalue, size, &b64)
+                      : sizeof("null") - 1;
+    }
+
+    return len;
+}
+
+
+static u_char *
+ngx_http_kafka_sse_json_write(u_char *p, const rd_kafka_message_t *msg,
+    ngx_str_t *topic, ngx_uint_t key_b64, ngx_uint_t value_b64,
+    rd_kafka_headers_t *headers)
+{
+    u_char      *value, *v;
+    size_t       vlen, size, idx;
+    int64_t      ts;
+    ngx_uint_t   b64;
+    const char  *name;
+    const void  *hvalue;
+
+    value = msg->payload;
+    vlen = value ? msg->len : 0;
 
     p = ngx_cpymem(p, "data: {\"topic\":\"",
                    sizeof("data: {\"topic\":\"") - 1);
@@ -395,9 +471,7 @@ ngx_http_kafka_sse_format(const rd_kafka_message_t *msg, ngx_str_t *topic,
     *p++ = '}';
     *p++ = '\n';
 
-    m->len = p - m->data;
-
-    return m;
+    return p;
 }
 
 
