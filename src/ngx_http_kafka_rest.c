@@ -17,6 +17,21 @@
 #include "ngx_http_kafka_rest.h"
 
 
+/* the answer to a produce request with acknowledgements */
+typedef struct {
+    ngx_uint_t                         failed;
+    ngx_uint_t                         status;
+    ngx_uint_t                         code;
+    const char                        *message;
+    size_t                             len;
+} ngx_http_kafka_rest_answer_t;
+
+
+static ngx_int_t ngx_http_kafka_produce_parse_envelope(ngx_http_request_t *r,
+    ngx_http_kafka_produce_ctx_t *ctx, json_t *root, ngx_array_t *records);
+static ngx_int_t ngx_http_kafka_produce_parse_record(ngx_http_request_t *r,
+    ngx_http_kafka_produce_ctx_t *ctx, json_t *rec, size_t i,
+    ngx_array_t *records);
 static ngx_int_t ngx_http_kafka_produce_parse_field(ngx_http_request_t *r,
     ngx_http_kafka_produce_ctx_t *ctx, json_t *field, ngx_uint_t i,
     const char *name, u_char **data, size_t *len);
@@ -25,6 +40,12 @@ static ngx_int_t ngx_http_kafka_produce_parse_json(ngx_http_request_t *r,
     const char *name, u_char **data, size_t *len);
 static ngx_int_t ngx_http_kafka_produce_invalid(ngx_http_request_t *r,
     ngx_http_kafka_produce_ctx_t *ctx, ngx_uint_t code, const char *fmt, ...);
+static void ngx_http_kafka_produce_verdict(
+    ngx_http_kafka_produce_batch_t *batch, ngx_uint_t timed_out,
+    ngx_http_kafka_rest_answer_t *a);
+static u_char *ngx_http_kafka_produce_offsets(u_char *p,
+    ngx_http_kafka_produce_batch_t *batch);
+static void ngx_http_kafka_produce_last(ngx_http_kafka_produce_ctx_t *ctx);
 
 
 static ngx_str_t  ngx_http_kafka_produce_rest_type =
@@ -49,12 +70,10 @@ ngx_int_t
 ngx_http_kafka_produce_parse(ngx_http_request_t *r,
     ngx_http_kafka_produce_ctx_t *ctx, ngx_str_t *body, ngx_array_t *records)
 {
-    size_t                              n, i;
-    json_t                             *root, *list, *rec, *field;
-    ngx_int_t                           rc;
-    const char                         *name;
-    json_error_t                        jerr;
-    ngx_http_kafka_produce_record_t    *record;
+    json_t                           *root;
+    ngx_int_t                         rc;
+    json_error_t                      jerr;
+    ngx_http_kafka_produce_record_t  *record;
 
     if (ctx->format == NGX_HTTP_KAFKA_FORMAT_RAW
         || ctx->format == NGX_HTTP_KAFKA_FORMAT_DELETE)
@@ -92,22 +111,36 @@ ngx_http_kafka_produce_parse(ngx_http_request_t *r,
             jerr.text);
     }
 
-    rc = NGX_OK;
+    rc = ngx_http_kafka_produce_parse_envelope(r, ctx, root, records);
+
+    json_decref(root);
+
+    return rc;
+}
+
+
+/* {"records": [...]} without schemas; the records are converted in order */
+
+static ngx_int_t
+ngx_http_kafka_produce_parse_envelope(ngx_http_request_t *r,
+    ngx_http_kafka_produce_ctx_t *ctx, json_t *root, ngx_array_t *records)
+{
+    size_t      n, i;
+    json_t     *list;
+    ngx_int_t   rc;
 
     if (!json_is_object(root)) {
-        rc = ngx_http_kafka_produce_invalid(r, ctx,
+        return ngx_http_kafka_produce_invalid(r, ctx,
             NGX_HTTP_KAFKA_REST_BODY_INVALID,
             "the request body must be a JSON object");
-        goto done;
     }
 
     list = json_object_get(root, "records");
 
     if (!json_is_array(list) || json_array_size(list) == 0) {
-        rc = ngx_http_kafka_produce_invalid(r, ctx,
+        return ngx_http_kafka_produce_invalid(r, ctx,
             NGX_HTTP_KAFKA_REST_BODY_INVALID,
             "records: must be a non-empty array");
-        goto done;
     }
 
     if (json_object_get(root, "key_schema") != NULL
@@ -115,85 +148,92 @@ ngx_http_kafka_produce_parse(ngx_http_request_t *r,
         || json_object_get(root, "key_schema_id") != NULL
         || json_object_get(root, "value_schema_id") != NULL)
     {
-        rc = ngx_http_kafka_produce_invalid(r, ctx,
+        return ngx_http_kafka_produce_invalid(r, ctx,
             NGX_HTTP_KAFKA_REST_SCHEMA_UNSUPPORTED,
             "schemas are not supported: there is no schema "
             "registry behind this endpoint");
-        goto done;
     }
 
     n = json_array_size(list);
 
     for (i = 0; i < n; i++) {
-        rec = json_array_get(list, i);
-
-        if (!json_is_object(rec)) {
-            rc = ngx_http_kafka_produce_invalid(r, ctx,
-                NGX_HTTP_KAFKA_REST_BODY_INVALID,
-                "records[%uz]: must be an object", i);
-            goto done;
-        }
-
-        json_object_foreach(rec, name, field) {
-            if (ngx_strcmp(name, "key") != 0
-                && ngx_strcmp(name, "value") != 0
-                && ngx_strcmp(name, "partition") != 0)
-            {
-                rc = ngx_http_kafka_produce_invalid(r, ctx,
-                    NGX_HTTP_KAFKA_REST_BODY_INVALID,
-                    "records[%uz].%s: unknown field, expected "
-                    "\"key\", \"value\" or \"partition\"", i, name);
-                goto done;
-            }
-        }
-
-        record = ngx_array_push(records);
-        if (record == NULL) {
-            rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
-            goto done;
-        }
-
-        record->partition = RD_KAFKA_PARTITION_UA;
-
-        field = json_object_get(rec, "partition");
-
-        if (field != NULL && !json_is_null(field)) {
-            if (!json_is_integer(field)
-                || json_integer_value(field) < 0
-                || json_integer_value(field) > NGX_MAX_INT32_VALUE)
-            {
-                rc = ngx_http_kafka_produce_invalid(r, ctx,
-                    NGX_HTTP_KAFKA_REST_BODY_INVALID,
-                    "records[%uz].partition: must be a non-negative " "integer",
-                    i);
-                goto done;
-            }
-
-            record->partition = (int32_t) json_integer_value(field);
-        }
-
-        rc = ngx_http_kafka_produce_parse_field(r, ctx,
-                                                json_object_get(rec, "key"),
-                                                i, "key", &record->key,
-                                                &record->key_len);
+        rc = ngx_http_kafka_produce_parse_record(r, ctx,
+                                                 json_array_get(list, i), i,
+                                                 records);
         if (rc != NGX_OK) {
-            goto done;
-        }
-
-        rc = ngx_http_kafka_produce_parse_field(r, ctx,
-                                                json_object_get(rec, "value"),
-                                                i, "value", &record->value,
-                                                &record->value_len);
-        if (rc != NGX_OK) {
-            goto done;
+            return rc;
         }
     }
 
-done:
+    return NGX_OK;
+}
 
-    json_decref(root);
 
-    return rc;
+/* records[i]: {"key", "value", "partition"}, each optional */
+
+static ngx_int_t
+ngx_http_kafka_produce_parse_record(ngx_http_request_t *r,
+    ngx_http_kafka_produce_ctx_t *ctx, json_t *rec, size_t i,
+    ngx_array_t *records)
+{
+    json_t                           *field;
+    ngx_int_t                         rc;
+    const char                       *name;
+    ngx_http_kafka_produce_record_t  *record;
+
+    if (!json_is_object(rec)) {
+        return ngx_http_kafka_produce_invalid(r, ctx,
+            NGX_HTTP_KAFKA_REST_BODY_INVALID,
+            "records[%uz]: must be an object", i);
+    }
+
+    json_object_foreach(rec, name, field) {
+        if (ngx_strcmp(name, "key") != 0
+            && ngx_strcmp(name, "value") != 0
+            && ngx_strcmp(name, "partition") != 0)
+        {
+            return ngx_http_kafka_produce_invalid(r, ctx,
+                NGX_HTTP_KAFKA_REST_BODY_INVALID,
+                "records[%uz].%s: unknown field, expected "
+                "\"key\", \"value\" or \"partition\"", i, name);
+        }
+    }
+
+    record = ngx_array_push(records);
+    if (record == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    record->partition = RD_KAFKA_PARTITION_UA;
+
+    field = json_object_get(rec, "partition");
+
+    if (field != NULL && !json_is_null(field)) {
+        if (!json_is_integer(field)
+            || json_integer_value(field) < 0
+            || json_integer_value(field) > NGX_MAX_INT32_VALUE)
+        {
+            return ngx_http_kafka_produce_invalid(r, ctx,
+                NGX_HTTP_KAFKA_REST_BODY_INVALID,
+                "records[%uz].partition: must be a non-negative integer",
+                i);
+        }
+
+        record->partition = (int32_t) json_integer_value(field);
+    }
+
+    rc = ngx_http_kafka_produce_parse_field(r, ctx,
+                                            json_object_get(rec, "key"),
+                                            i, "key", &record->key,
+                                            &record->key_len);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    return ngx_http_kafka_produce_parse_field(r, ctx,
+                                              json_object_get(rec, "value"),
+                                              i, "value", &record->value,
+                                              &record->value_len);
 }
 
 
@@ -381,14 +421,9 @@ ngx_int_t
 ngx_http_kafka_produce_respond(ngx_http_request_t *r,
     ngx_http_kafka_produce_ctx_t *ctx, ngx_uint_t timed_out)
 {
-    u_char                             *body, *p;
-    size_t                              len;
-    ngx_str_t                          *type;
-    ngx_uint_t                          i, n, failed, status, code;
-    const char                         *errstr, *message;
-    rd_kafka_resp_err_t                 first_err;
-    ngx_http_kafka_produce_token_t     *t;
-    ngx_http_kafka_produce_outcome_t    out;
+    u_char                        *body, *p;
+    ngx_str_t                     *type;
+    ngx_http_kafka_rest_answer_t   a;
 
     type = (ctx->format == NGX_HTTP_KAFKA_FORMAT_RAW)
            ? &ngx_http_kafka_produce_json_type
@@ -405,22 +440,80 @@ ngx_http_kafka_produce_respond(ngx_http_request_t *r,
                                     - 1);
     }
 
-    n = ctx->batch->ntokens;
-    t = ctx->batch->tokens;
+    ngx_http_kafka_produce_verdict(ctx->batch, timed_out, &a);
 
-    failed = 0;
+    body = ngx_pnalloc(r->pool, a.len);
+    if (body == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    p = body;
+
+    if (a.failed) {
+        p = ngx_sprintf(p, "{\"error_code\":%ui,\"message\":\"", a.code);
+        p = ngx_http_kafka_json_escape(p, (u_char *) a.message,
+                                       ngx_strlen(a.message));
+        p = ngx_cpymem(p, "\",\"offsets\":[", sizeof("\",\"offsets\":[") - 1);
+
+    } else {
+        p = ngx_cpymem(p, "{\"offsets\":[", sizeof("{\"offsets\":[") - 1);
+    }
+
+    p = ngx_http_kafka_produce_offsets(p, ctx->batch);
+
+    p = ngx_cpymem(p, "],\"key_schema_id\":null,\"value_schema_id\":null}",
+                   sizeof("],\"key_schema_id\":null,\"value_schema_id\":null}")
+                   - 1);
+
+    ngx_http_kafka_produce_last(ctx);
+
+    if (a.failed) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "kafka_produce: %ui of %ui record(s) to \"%V\" "
+                      "failed: %s", a.failed, ctx->batch->ntokens,
+                      &ctx->topic, a.message);
+
+        if (a.status == NGX_HTTP_SERVICE_UNAVAILABLE
+            && ngx_http_kafka_produce_retry_after(r) != NGX_OK)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+
+    return ngx_http_kafka_send_json(r, a.status, type, body, p - body);
+}
+
+
+/*
+ * The answer's status, code and message, from the first record that
+ * failed (or the wait that timed out), and the body's largest length.
+ */
+
+static void
+ngx_http_kafka_produce_verdict(ngx_http_kafka_produce_batch_t *batch,
+    ngx_uint_t timed_out, ngx_http_kafka_rest_answer_t *a)
+{
+    ngx_uint_t                         i;
+    const char                        *errstr;
+    rd_kafka_resp_err_t                first_err;
+    ngx_http_kafka_produce_token_t    *t;
+    ngx_http_kafka_produce_outcome_t   out;
+
+    t = batch->tokens;
+
+    a->failed = 0;
+    a->status = NGX_HTTP_OK;
+    a->code = 0;
+    a->message = NULL;
     first_err = RD_KAFKA_RESP_ERR_NO_ERROR;
-    status = NGX_HTTP_OK;
-    code = 0;
-    message = NULL;
 
-    len = sizeof("{\"error_code\":,\"message\":\"\",\"offsets\":[],"
-                 "\"key_schema_id\":null,\"value_schema_id\":null}")
-          + NGX_INT_T_LEN + 256;
+    a->len = sizeof("{\"error_code\":,\"message\":\"\",\"offsets\":[],"
+                    "\"key_schema_id\":null,\"value_schema_id\":null}")
+             + NGX_INT_T_LEN + 256;
 
-    for (i = 0; i < n; i++) {
-        len += sizeof("{\"partition\":,\"offset\":,\"error_code\":,"
-                      "\"error\":\"\"},") + 2 * NGX_INT64_LEN;
+    for (i = 0; i < batch->ntokens; i++) {
+        a->len += sizeof("{\"partition\":,\"offset\":,\"error_code\":,"
+                         "\"error\":\"\"},") + 2 * NGX_INT64_LEN;
 
         if (t[i].reported && t[i].err == RD_KAFKA_RESP_ERR_NO_ERROR) {
             continue;
@@ -429,69 +522,69 @@ ngx_http_kafka_produce_respond(ngx_http_request_t *r,
         errstr = t[i].reported ? rd_kafka_err2str(t[i].err)
                                : "no acknowledgement within "
                                  "kafka_produce_timeout";
-        len += ngx_http_kafka_json_escape_len((u_char *) errstr,
-                                              ngx_strlen(errstr));
+        a->len += ngx_http_kafka_json_escape_len((u_char *) errstr,
+                                                 ngx_strlen(errstr));
 
-        if (failed++ == 0) {
+        if (a->failed++ == 0) {
             if (t[i].reported) {
                 first_err = t[i].err;
                 ngx_http_kafka_produce_outcome(t[i].err, t[i].status, &out);
-                status = out.status;
-                code = out.code;
+                a->status = out.status;
+                a->code = out.code;
 
             } else {
-                status = NGX_HTTP_GATEWAY_TIME_OUT;
-                code = NGX_HTTP_KAFKA_REST_MAYBE_WRITTEN;
+                a->status = NGX_HTTP_GATEWAY_TIME_OUT;
+                a->code = NGX_HTTP_KAFKA_REST_MAYBE_WRITTEN;
             }
         }
     }
 
-    if (failed) {
-        if (timed_out && ngx_http_kafka_producer_unhealthy()) {
-            /*
-             * Kafka is known to be unreachable: a retriable outage, even
-             * though librdkafka keeps the records until message.timeout.ms
-             */
-            message = "Kafka is unavailable: no acknowledgement within "
-                      "kafka_produce_timeout; the records without one are "
-                      "still written if it recovers within "
-                      "message.timeout.ms";
-            status = NGX_HTTP_SERVICE_UNAVAILABLE;
-            code = NGX_HTTP_KAFKA_REST_KAFKA_UNREACHABLE;
-
-        } else if (timed_out) {
-            message = "no acknowledgement from Kafka within "
-                      "kafka_produce_timeout; the records without one may "
-                      "still be written";
-            status = NGX_HTTP_GATEWAY_TIME_OUT;
-            code = NGX_HTTP_KAFKA_REST_MAYBE_WRITTEN;
-
-        } else {
-            message = rd_kafka_err2str(first_err);
-        }
-
-        len += ngx_http_kafka_json_escape_len((u_char *) message,
-                                              ngx_strlen(message));
+    if (a->failed == 0) {
+        return;
     }
 
-    body = ngx_pnalloc(r->pool, len);
-    if (body == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
+    if (timed_out && ngx_http_kafka_producer_unhealthy()) {
+        /*
+         * Kafka is known to be unreachable: a retriable outage, even
+         * though librdkafka keeps the records until message.timeout.ms
+         */
+        a->message = "Kafka is unavailable: no acknowledgement within "
+                     "kafka_produce_timeout; the records without one are "
+                     "still written if it recovers within "
+                     "message.timeout.ms";
+        a->status = NGX_HTTP_SERVICE_UNAVAILABLE;
+        a->code = NGX_HTTP_KAFKA_REST_KAFKA_UNREACHABLE;
 
-    p = body;
-
-    if (failed) {
-        p = ngx_sprintf(p, "{\"error_code\":%ui,\"message\":\"", code);
-        p = ngx_http_kafka_json_escape(p, (u_char *) message,
-                                       ngx_strlen(message));
-        p = ngx_cpymem(p, "\",\"offsets\":[", sizeof("\",\"offsets\":[") - 1);
+    } else if (timed_out) {
+        a->message = "no acknowledgement from Kafka within "
+                     "kafka_produce_timeout; the records without one may "
+                     "still be written";
+        a->status = NGX_HTTP_GATEWAY_TIME_OUT;
+        a->code = NGX_HTTP_KAFKA_REST_MAYBE_WRITTEN;
 
     } else {
-        p = ngx_cpymem(p, "{\"offsets\":[", sizeof("{\"offsets\":[") - 1);
+        a->message = rd_kafka_err2str(first_err);
     }
 
-    for (i = 0; i < n; i++) {
+    a->len += ngx_http_kafka_json_escape_len((u_char *) a->message,
+                                             ngx_strlen(a->message));
+}
+
+
+/* the "offsets" array's elements, one per record */
+
+static u_char *
+ngx_http_kafka_produce_offsets(u_char *p,
+    ngx_http_kafka_produce_batch_t *batch)
+{
+    ngx_uint_t                         i;
+    const char                        *errstr;
+    ngx_http_kafka_produce_token_t    *t;
+    ngx_http_kafka_produce_outcome_t   out;
+
+    t = batch->tokens;
+
+    for (i = 0; i < batch->ntokens; i++) {
         if (i) {
             *p++ = ',';
         }
@@ -520,13 +613,18 @@ ngx_http_kafka_produce_respond(ngx_http_request_t *r,
         p = ngx_cpymem(p, "\"}", 2);
     }
 
-    p = ngx_cpymem(p, "],\"key_schema_id\":null,\"value_schema_id\":null}",
-                   sizeof("],\"key_schema_id\":null,\"value_schema_id\":null}")
-                   - 1);
+    return p;
+}
 
-    /* the variables show the last record */
 
-    t = &ctx->batch->tokens[n - 1];
+/* the $kafka_partition, $kafka_offset and $kafka_error of the last record */
+
+static void
+ngx_http_kafka_produce_last(ngx_http_kafka_produce_ctx_t *ctx)
+{
+    ngx_http_kafka_produce_token_t  *t;
+
+    t = &ctx->batch->tokens[ctx->batch->ntokens - 1];
 
     if (t->reported && t->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
         ctx->partition = t->partition;
@@ -539,20 +637,6 @@ ngx_http_kafka_produce_respond(ngx_http_request_t *r,
                                       : "timeout");
         ctx->error.len = ngx_strlen(ctx->error.data);
     }
-
-    if (failed) {
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "kafka_produce: %ui of %ui record(s) to \"%V\" "
-                      "failed: %s", failed, n, &ctx->topic, message);
-
-        if (status == NGX_HTTP_SERVICE_UNAVAILABLE
-            && ngx_http_kafka_produce_retry_after(r) != NGX_OK)
-        {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-    }
-
-    return ngx_http_kafka_send_json(r, status, type, body, p - body);
 }
 
 
