@@ -11,12 +11,78 @@
 #include <ngx_http.h>
 
 #include "ngx_http_kafka_module.h"
+#include "ngx_http_kafka_rest.h"
 #include "ngx_http_kafka_consumer.h"
 #include "ngx_http_kafka_sse.h"
 
 
+static ngx_int_t ngx_http_kafka_sse_last_event_id(ngx_http_request_t *r,
+    ngx_str_t *id);
+static ngx_int_t ngx_http_kafka_sse_arg(ngx_http_request_t *r,
+    const char *name, ngx_str_t *value);
+static ngx_int_t ngx_http_kafka_sse_parse_id(ngx_http_request_t *r,
+    ngx_http_kafka_sse_ctx_t *ctx, ngx_str_t *id);
+static int64_t ngx_http_kafka_sse_parse_time(u_char *p, size_t len);
+
+
 static ngx_str_t  ngx_http_kafka_sse_last_event_id_name =
     ngx_string("Last-Event-ID");
+
+
+/*
+ * Where the stream starts, from the request: a resume id (Last-Event-ID,
+ * else ?last_event_id=), else ?since=, else kafka_consume_start.
+ * NGX_DECLINED: go on; anything else, NGX_OK included (malformed values
+ * are answered 400), is what the content handler returns.
+ */
+
+ngx_int_t
+ngx_http_kafka_sse_position(ngx_http_request_t *r,
+    ngx_http_kafka_sse_ctx_t *ctx)
+{
+    int64_t    since;
+    ngx_int_t  rc;
+    ngx_str_t  id, value;
+
+    /* the header is what a reconnecting browser sends: it wins */
+
+    rc = ngx_http_kafka_sse_last_event_id(r, &id);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    if (id.len) {
+        if (ngx_http_kafka_sse_parse_id(r, ctx, &id) != NGX_OK) {
+            return ngx_http_kafka_send_error(r, NGX_HTTP_BAD_REQUEST,
+                NGX_HTTP_KAFKA_REST_EVENT_ID_INVALID,
+                "invalid event id \"%V\": expected "
+                "\"partition:offset[,partition:offset...]\" with "
+                "partitions in ascending order", &id);
+        }
+
+    } else {
+        rc = ngx_http_kafka_sse_arg(r, "since", &value);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
+        if (value.len) {
+            since = ngx_http_kafka_sse_parse_time(value.data, value.len);
+
+            if (since < 0) {
+                return ngx_http_kafka_send_error(r, NGX_HTTP_BAD_REQUEST,
+                    NGX_HTTP_KAFKA_REST_SINCE_INVALID,
+                    "invalid \"since\" value \"%V\": "
+                    "expected milliseconds since the epoch or an "
+                    "RFC 3339 time such as 2024-05-01T12:00:00Z", &value);
+            }
+
+            ctx->since = since;
+        }
+    }
+
+    return NGX_DECLINED;
+}
 
 
 /*
@@ -25,7 +91,7 @@ static ngx_str_t  ngx_http_kafka_sse_last_event_id_name =
  * stored an id).
  */
 
-ngx_int_t
+static ngx_int_t
 ngx_http_kafka_sse_last_event_id(ngx_http_request_t *r, ngx_str_t *id)
 {
     ngx_uint_t        i;
@@ -67,7 +133,7 @@ ngx_http_kafka_sse_last_event_id(ngx_http_request_t *r, ngx_str_t *id)
 
 /* a percent-decoded argument, empty if absent */
 
-ngx_int_t
+static ngx_int_t
 ngx_http_kafka_sse_arg(ngx_http_request_t *r, const char *name,
     ngx_str_t *value)
 {
@@ -102,7 +168,7 @@ ngx_http_kafka_sse_arg(ngx_http_request_t *r, const char *name,
  * order (duplicates are thus impossible).
  */
 
-ngx_int_t
+static ngx_int_t
 ngx_http_kafka_sse_parse_id(ngx_http_request_t *r,
     ngx_http_kafka_sse_ctx_t *ctx, ngx_str_t *id)
 {
@@ -189,7 +255,7 @@ ngx_http_kafka_sse_parse_id(ngx_http_request_t *r,
  * if the value is neither.
  */
 
-int64_t
+static int64_t
 ngx_http_kafka_sse_parse_time(u_char *p, size_t len)
 {
     u_char     *last;
@@ -358,6 +424,114 @@ ngx_http_kafka_sse_write_id(u_char *p, ngx_http_kafka_sse_ctx_t *ctx)
     *p++ = '\n';
 
     ctx->id_stale = 0;
+
+    return p;
+}
+
+
+/*
+ * "since": every partition starts at the first offset at or after the
+ * time; past the log end at the end, before the log start at the start.
+ * A partition without a time index is read from its start and skipped
+ * up to the time record by record.
+ */
+
+ngx_int_t
+ngx_http_kafka_sse_since_positions(ngx_http_request_t *r,
+    ngx_http_kafka_sse_ctx_t *ctx, ngx_http_kafka_resolve_t *rs,
+    int64_t *next)
+{
+    int64_t     want;
+    ngx_uint_t  i;
+
+    for (i = 0; i < (ngx_uint_t) rs->npartitions; i++) {
+        want = rs->at[i];
+
+        if (want == NGX_HTTP_KAFKA_OFFSET_SCAN) {
+            if (ctx->skipping == NULL) {
+                ctx->skipping = ngx_pcalloc(r->pool, rs->npartitions);
+                if (ctx->skipping == NULL) {
+                    return NGX_ERROR;
+                }
+            }
+
+            ctx->skipping[i] = 1;
+            want = rs->low[i];
+
+        } else if (want < 0 || want > rs->high[i]) {
+            want = rs->high[i];
+
+        } else if (want < rs->low[i]) {
+            want = rs->low[i];
+        }
+
+        next[i] = want;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * A resume id: every partition continues where the id says, moved into
+ * the log if records were deleted or the id is ahead of the log; each
+ * adjustment is told in a comment line written at "p".  Partitions the
+ * id does not name are new and are read from their start.
+ */
+
+u_char *
+ngx_http_kafka_sse_resume_positions(ngx_http_kafka_sse_ctx_t *ctx,
+    ngx_http_kafka_resolve_t *rs, int64_t *next, u_char *p, u_char *last)
+{
+    int32_t     n, part;
+    int64_t     want;
+    ngx_uint_t  i;
+
+    n = rs->npartitions;
+
+    for (i = 0; i < ctx->nresume; i++) {
+        part = ctx->resume[i].partition;
+        want = ctx->resume[i].offset;
+
+        if (part >= n) {
+            p = ngx_slprintf(p, last, ": partition %D of the id does not "
+                             "exist, ignored\n", part);
+            continue;
+        }
+
+        if (want < rs->low[part]) {
+            p = ngx_slprintf(p, last, ": partition %D: offset %L is "
+                             "before the log start, resuming at %L "
+                             "(records %L to %L were deleted)\n",
+                             part, want, rs->low[part], want,
+                             rs->low[part] - 1);
+            want = rs->low[part];
+
+        } else if (want > rs->high[part]) {
+            p = ngx_slprintf(p, last, ": partition %D: offset %L is "
+                             "past the log end, resuming at %L\n",
+                             part, want, rs->high[part]);
+            want = rs->high[part];
+        }
+
+        next[part] = want;
+    }
+
+    for (part = 0, i = 0; part < n; part++) {
+        while (i < ctx->nresume && ctx->resume[i].partition < part) {
+            i++;
+        }
+
+        if (i < ctx->nresume && ctx->resume[i].partition == part) {
+            continue;
+        }
+
+        next[part] = rs->low[part];
+
+        p = ngx_slprintf(p, last, ": partition %D is not in the id, "
+                         "reading it from its log start %L\n",
+                         part, rs->low[part]);
+    }
 
     return p;
 }

@@ -166,15 +166,15 @@ void ngx_http_kafka_sse_close(ngx_http_kafka_sse_ctx_t *ctx,
     const char *reason);
 
 /* ngx_http_kafka_position.c */
-ngx_int_t ngx_http_kafka_sse_last_event_id(ngx_http_request_t *r,
-    ngx_str_t *id);
-ngx_int_t ngx_http_kafka_sse_arg(ngx_http_request_t *r,
-    const char *name, ngx_str_t *value);
-ngx_int_t ngx_http_kafka_sse_parse_id(ngx_http_request_t *r,
-    ngx_http_kafka_sse_ctx_t *ctx, ngx_str_t *id);
-int64_t ngx_http_kafka_sse_parse_time(u_char *p, size_t len);
+ngx_int_t ngx_http_kafka_sse_position(ngx_http_request_t *r,
+    ngx_http_kafka_sse_ctx_t *ctx);
 u_char *ngx_http_kafka_sse_write_id(u_char *p,
     ngx_http_kafka_sse_ctx_t *ctx);
+ngx_int_t ngx_http_kafka_sse_since_positions(ngx_http_request_t *r,
+    ngx_http_kafka_sse_ctx_t *ctx, ngx_http_kafka_resolve_t *rs,
+    int64_t *next);
+u_char *ngx_http_kafka_sse_resume_positions(ngx_http_kafka_sse_ctx_t *ctx,
+    ngx_http_kafka_resolve_t *rs, int64_t *next, u_char *p, u_char *last);
 
 /* ngx_http_kafka_sse_format.c */
 ngx_int_t ngx_http_kafka_sse_record(ngx_http_kafka_sub_t *sub,

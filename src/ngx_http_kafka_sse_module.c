@@ -73,6 +73,8 @@
 
 
 static ngx_int_t ngx_http_kafka_sse_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_kafka_sse_cleanups(ngx_http_request_t *r,
+    ngx_http_kafka_sse_ctx_t *ctx);
 static void ngx_http_kafka_sse_resolved(ngx_http_kafka_resolve_t *rs);
 static ngx_int_t ngx_http_kafka_sse_start(ngx_http_request_t *r,
     ngx_http_kafka_sse_ctx_t *ctx, ngx_http_kafka_resolve_t *rs);
@@ -230,11 +232,8 @@ static ngx_http_kafka_entry_t  ngx_http_kafka_sse_entry = {
 static ngx_int_t
 ngx_http_kafka_sse_handler(ngx_http_request_t *r)
 {
-    int64_t                         since;
     ngx_int_t                       rc;
-    ngx_str_t                       topic, id, value, key;
-    ngx_pool_cleanup_t             *pcln;
-    ngx_http_cleanup_t             *cln;
+    ngx_str_t                       topic, key;
     ngx_http_kafka_sse_ctx_t       *ctx;
     ngx_http_kafka_sse_loc_conf_t  *slcf;
 
@@ -261,41 +260,9 @@ ngx_http_kafka_sse_handler(ngx_http_request_t *r)
 
     ctx->event = slcf->event.len ? slcf->event : ctx->topic;
 
-    /* the header is what a reconnecting browser sends: it wins */
-
-    rc = ngx_http_kafka_sse_last_event_id(r, &id);
-    if (rc != NGX_OK) {
+    rc = ngx_http_kafka_sse_position(r, ctx);
+    if (rc != NGX_DECLINED) {
         return rc;
-    }
-
-    if (id.len) {
-        if (ngx_http_kafka_sse_parse_id(r, ctx, &id) != NGX_OK) {
-            return ngx_http_kafka_send_error(r, NGX_HTTP_BAD_REQUEST,
-                NGX_HTTP_KAFKA_REST_EVENT_ID_INVALID,
-                "invalid event id \"%V\": expected "
-                "\"partition:offset[,partition:offset...]\" with "
-                "partitions in ascending order", &id);
-        }
-
-    } else {
-        rc = ngx_http_kafka_sse_arg(r, "since", &value);
-        if (rc != NGX_OK) {
-            return rc;
-        }
-
-        if (value.len) {
-            since = ngx_http_kafka_sse_parse_time(value.data, value.len);
-
-            if (since < 0) {
-                return ngx_http_kafka_send_error(r, NGX_HTTP_BAD_REQUEST,
-                    NGX_HTTP_KAFKA_REST_SINCE_INVALID,
-                    "invalid \"since\" value \"%V\": "
-                    "expected milliseconds since the epoch or an "
-                    "RFC 3339 time such as 2024-05-01T12:00:00Z", &value);
-            }
-
-            ctx->since = since;
-        }
     }
 
     if (slcf->filter_key) {
@@ -339,21 +306,9 @@ ngx_http_kafka_sse_handler(ngx_http_request_t *r)
                                               "the server is restarting");
     }
 
-    pcln = ngx_pool_cleanup_add(r->pool, 0);
-    if (pcln == NULL) {
+    if (ngx_http_kafka_sse_cleanups(r, ctx) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
-
-    pcln->handler = ngx_http_kafka_sse_pool_cleanup;
-    pcln->data = ctx;
-
-    cln = ngx_http_cleanup_add(r, 0);
-    if (cln == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    cln->handler = ngx_http_kafka_sse_cleanup;
-    cln->data = ctx;
 
     ctx->resolve = ngx_http_kafka_consumer_resolve(&ctx->topic, ctx->since,
                                                    slcf->timeout,
@@ -376,6 +331,39 @@ ngx_http_kafka_sse_handler(ngx_http_request_t *r)
     r->write_event_handler = ngx_http_request_empty_handler;
 
     return NGX_DONE;
+}
+
+
+/*
+ * The client's two cleanups: the request's (the client leaves or the
+ * request ends: unsubscribe, cancel the look-up) and the pool's (free the
+ * heap output once nginx no longer uses it).
+ */
+
+static ngx_int_t
+ngx_http_kafka_sse_cleanups(ngx_http_request_t *r,
+    ngx_http_kafka_sse_ctx_t *ctx)
+{
+    ngx_pool_cleanup_t  *pcln;
+    ngx_http_cleanup_t  *cln;
+
+    pcln = ngx_pool_cleanup_add(r->pool, 0);
+    if (pcln == NULL) {
+        return NGX_ERROR;
+    }
+
+    pcln->handler = ngx_http_kafka_sse_pool_cleanup;
+    pcln->data = ctx;
+
+    cln = ngx_http_cleanup_add(r, 0);
+    if (cln == NULL) {
+        return NGX_ERROR;
+    }
+
+    cln->handler = ngx_http_kafka_sse_cleanup;
+    cln->data = ctx;
+
+    return NGX_OK;
 }
 
 
@@ -439,8 +427,8 @@ ngx_http_kafka_sse_start(ngx_http_request_t *r, ngx_http_kafka_sse_ctx_t *ctx,
 {
     u_char                    *p, *last;
     size_t                     size;
-    int64_t                    want, *next;
-    int32_t                    n, part;
+    int64_t                   *next;
+    int32_t                    n;
     ngx_int_t                  rc;
     ngx_uint_t                 i;
     ngx_http_kafka_sse_out_t  *out;
@@ -470,77 +458,12 @@ ngx_http_kafka_sse_start(ngx_http_request_t *r, ngx_http_kafka_sse_ctx_t *ctx,
     last = out->data + out->size;
 
     if (ctx->since >= 0 && rs->at) {
-        for (i = 0; i < (ngx_uint_t) n; i++) {
-            want = rs->at[i];
-
-            if (want == NGX_HTTP_KAFKA_OFFSET_SCAN) {
-                if (ctx->skipping == NULL) {
-                    ctx->skipping = ngx_pcalloc(r->pool, n);
-                    if (ctx->skipping == NULL) {
-                        goto failed;
-                    }
-                }
-
-                ctx->skipping[i] = 1;
-                want = rs->low[i];
-
-            } else if (want < 0 || want > rs->high[i]) {
-                want = rs->high[i];
-
-            } else if (want < rs->low[i]) {
-                want = rs->low[i];
-            }
-
-            next[i] = want;
+        if (ngx_http_kafka_sse_since_positions(r, ctx, rs, next) != NGX_OK) {
+            goto failed;
         }
 
     } else if (ctx->resume) {
-
-        for (i = 0; i < ctx->nresume; i++) {
-            part = ctx->resume[i].partition;
-            want = ctx->resume[i].offset;
-
-            if (part >= n) {
-                p = ngx_slprintf(p, last, ": partition %D of the id does not "
-                                 "exist, ignored\n", part);
-                continue;
-            }
-
-            if (want < rs->low[part]) {
-                p = ngx_slprintf(p, last, ": partition %D: offset %L is "
-                                 "before the log start, resuming at %L "
-                                 "(records %L to %L were deleted)\n",
-                                 part, want, rs->low[part], want,
-                                 rs->low[part] - 1);
-                want = rs->low[part];
-
-            } else if (want > rs->high[part]) {
-                p = ngx_slprintf(p, last, ": partition %D: offset %L is "
-                                 "past the log end, resuming at %L\n",
-                                 part, want, rs->high[part]);
-                want = rs->high[part];
-            }
-
-            next[part] = want;
-        }
-
-        /* partitions missing from the id are new: read from their start */
-
-        for (part = 0, i = 0; part < n; part++) {
-            while (i < ctx->nresume && ctx->resume[i].partition < part) {
-                i++;
-            }
-
-            if (i < ctx->nresume && ctx->resume[i].partition == part) {
-                continue;
-            }
-
-            next[part] = rs->low[part];
-
-            p = ngx_slprintf(p, last, ": partition %D is not in the id, "
-                             "reading it from its log start %L\n",
-                             part, rs->low[part]);
-        }
+        p = ngx_http_kafka_sse_resume_positions(ctx, rs, next, p, last);
 
     } else {
         for (i = 0; i < (ngx_uint_t) n; i++) {
