@@ -15,6 +15,9 @@
 #include "ngx_http_kafka_lookup.h"
 
 
+static void ngx_http_kafka_resolve_metadata(ngx_http_kafka_resolve_t *rs);
+static void ngx_http_kafka_resolve_time_index(ngx_http_kafka_resolve_t *rs,
+    ngx_msec_t deadline);
 static rd_kafka_resp_err_t ngx_http_kafka_resolve_offsets(
     ngx_http_kafka_resolve_t *rs, rd_kafka_topic_partition_list_t *list,
     int64_t query, int64_t *out, ngx_msec_t deadline);
@@ -35,10 +38,7 @@ ngx_http_kafka_resolve_thread(void *data, ngx_log_t *log)
 
     int32_t                           p, n;
     ngx_msec_t                        deadline;
-    rd_kafka_topic_t                 *rkt;
-    rd_kafka_resp_err_t               err;
-    const rd_kafka_metadata_t        *md;
-    rd_kafka_topic_partition_list_t  *list, *probe;
+    rd_kafka_topic_partition_list_t  *list;
 
     if (rs->canceled) {
         rs->err = RD_KAFKA_RESP_ERR__DESTROY;
@@ -48,38 +48,7 @@ ngx_http_kafka_resolve_thread(void *data, ngx_log_t *log)
     deadline = ngx_http_kafka_resolve_clock() + rs->timeout;
 
     if (rs->npartitions == 0) {
-        rs->step = "metadata";
-
-        rkt = rd_kafka_topic_new(rs->rk, rs->topic, NULL);
-        if (rkt == NULL) {
-            rs->err = rd_kafka_last_error();
-            return;
-        }
-
-        err = rd_kafka_metadata(rs->rk, 0, rkt, &md, (int) rs->timeout);
-
-        rd_kafka_topic_destroy(rkt);
-
-        if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-            rs->err = err;
-            return;
-        }
-
-        if (md->topic_cnt < 1) {
-            rs->err = RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
-
-        } else if (md->topics[0].err) {
-            rs->err = md->topics[0].err;
-
-        } else if (md->topics[0].partition_cnt <= 0) {
-            rs->err = RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
-
-        } else {
-            rs->npartitions = md->topics[0].partition_cnt;
-            rs->metadata = 1;
-        }
-
-        rd_kafka_metadata_destroy(md);
+        ngx_http_kafka_resolve_metadata(rs);
 
         if (rs->err) {
             return;
@@ -132,13 +101,73 @@ ngx_http_kafka_resolve_thread(void *data, ngx_log_t *log)
         goto done;
     }
 
-    /*
-     * "No record at or after that time" is also the answer of a broker
-     * that cannot look offsets up by time.  Asking for time 0 in a
-     * partition that is not empty tells them apart: a broker with a time
-     * index answers with an offset.
-     */
+    ngx_http_kafka_resolve_time_index(rs, deadline);
 
+done:
+
+    rd_kafka_topic_partition_list_destroy(list);
+}
+
+
+/* the partition count, from the topic's metadata */
+
+static void
+ngx_http_kafka_resolve_metadata(ngx_http_kafka_resolve_t *rs)
+{
+    rd_kafka_topic_t           *rkt;
+    rd_kafka_resp_err_t         err;
+    const rd_kafka_metadata_t  *md;
+
+    rs->step = "metadata";
+
+    rkt = rd_kafka_topic_new(rs->rk, rs->topic, NULL);
+    if (rkt == NULL) {
+        rs->err = rd_kafka_last_error();
+        return;
+    }
+
+    err = rd_kafka_metadata(rs->rk, 0, rkt, &md, (int) rs->timeout);
+
+    rd_kafka_topic_destroy(rkt);
+
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        rs->err = err;
+        return;
+    }
+
+    if (md->topic_cnt < 1) {
+        rs->err = RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
+
+    } else if (md->topics[0].err) {
+        rs->err = md->topics[0].err;
+
+    } else if (md->topics[0].partition_cnt <= 0) {
+        rs->err = RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
+
+    } else {
+        rs->npartitions = md->topics[0].partition_cnt;
+        rs->metadata = 1;
+    }
+
+    rd_kafka_metadata_destroy(md);
+}
+
+
+/*
+ * "No record at or after that time" is also the answer of a broker that
+ * cannot look offsets up by time.  Asking for time 0 in a partition that
+ * is not empty tells them apart: a broker with a time index answers with
+ * an offset.
+ */
+
+static void
+ngx_http_kafka_resolve_time_index(ngx_http_kafka_resolve_t *rs,
+    ngx_msec_t deadline)
+{
+    int32_t                           p, n;
+    rd_kafka_topic_partition_list_t  *probe;
+
+    n = rs->npartitions;
     probe = NULL;
 
     for (p = 0; p < n; p++) {
@@ -147,7 +176,7 @@ ngx_http_kafka_resolve_thread(void *data, ngx_log_t *log)
                 probe = rd_kafka_topic_partition_list_new(n);
                 if (probe == NULL) {
                     rs->err = RD_KAFKA_RESP_ERR__NOENT;
-                    goto done;
+                    return;
                 }
             }
 
@@ -155,27 +184,21 @@ ngx_http_kafka_resolve_thread(void *data, ngx_log_t *log)
         }
     }
 
-    if (probe) {
-        rs->step = "the time index";
-
-        rs->err = ngx_http_kafka_resolve_offsets(rs, probe, 0, rs->at,
-                                                 deadline);
-
-        for (p = 0; rs->err == RD_KAFKA_RESP_ERR_NO_ERROR && p < probe->cnt;
-             p++)
-        {
-            rs->at[probe->elems[p].partition] =
-                                       (probe->elems[p].offset < 0)
-                                       ? NGX_HTTP_KAFKA_OFFSET_SCAN
-                                       : NGX_HTTP_KAFKA_OFFSET_NONE;
-        }
-
-        rd_kafka_topic_partition_list_destroy(probe);
+    if (probe == NULL) {
+        return;
     }
 
-done:
+    rs->step = "the time index";
 
-    rd_kafka_topic_partition_list_destroy(list);
+    rs->err = ngx_http_kafka_resolve_offsets(rs, probe, 0, rs->at, deadline);
+
+    for (p = 0; rs->err == RD_KAFKA_RESP_ERR_NO_ERROR && p < probe->cnt; p++) {
+        rs->at[probe->elems[p].partition] = (probe->elems[p].offset < 0)
+                                            ? NGX_HTTP_KAFKA_OFFSET_SCAN
+                                            : NGX_HTTP_KAFKA_OFFSET_NONE;
+    }
+
+    rd_kafka_topic_partition_list_destroy(probe);
 }
 
 
