@@ -23,10 +23,17 @@ static ngx_int_t ngx_http_kafka_sse_arg(ngx_http_request_t *r,
 static ngx_int_t ngx_http_kafka_sse_parse_id(ngx_http_request_t *r,
     ngx_http_kafka_sse_ctx_t *ctx, ngx_str_t *id);
 static int64_t ngx_http_kafka_sse_parse_time(u_char *p, size_t len);
+static int64_t ngx_http_kafka_sse_parse_rfc3339(u_char *p, u_char *last);
+static ngx_int_t ngx_http_kafka_sse_parse_zone(u_char *p, u_char *last,
+    int64_t *frac, int64_t *zone);
 
 
 static ngx_str_t  ngx_http_kafka_sse_last_event_id_name =
     ngx_string("Last-Event-ID");
+
+static ngx_uint_t  ngx_http_kafka_sse_mdays[] = {
+    31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31
+};
 
 
 /*
@@ -258,13 +265,9 @@ ngx_http_kafka_sse_parse_id(ngx_http_request_t *r,
 static int64_t
 ngx_http_kafka_sse_parse_time(u_char *p, size_t len)
 {
-    u_char     *last;
-    int64_t     ms, days, year, month, day, hour, min, sec, frac, zone;
-    ngx_int_t   n;
-    ngx_uint_t  i, leap;
-
-    static ngx_uint_t  mdays[] = { 31, 28, 31, 30, 31, 30,
-                                   31, 31, 30, 31, 30, 31 };
+    u_char      *last;
+    int64_t      ms;
+    ngx_uint_t   i;
 
     last = p + len;
 
@@ -276,23 +279,34 @@ ngx_http_kafka_sse_parse_time(u_char *p, size_t len)
         /* void */
     }
 
-    if (i == len) {
-        if (len > 15) {
-            return -1;
-        }
-
-        ms = 0;
-
-        while (p < last) {
-            ms = ms * 10 + (*p++ - '0');
-        }
-
-        return ms;
+    if (i < len) {
+        return ngx_http_kafka_sse_parse_rfc3339(p, last);
     }
 
-    /* YYYY-MM-DDTHH:MM:SS */
+    if (len > 15) {
+        return -1;
+    }
 
-    if (len < sizeof("YYYY-MM-DDTHH:MM:SSZ") - 1
+    ms = 0;
+
+    while (p < last) {
+        ms = ms * 10 + (*p++ - '0');
+    }
+
+    return ms;
+}
+
+
+/* YYYY-MM-DDTHH:MM:SS[.fraction](Z|+HH:MM|-HH:MM) */
+
+static int64_t
+ngx_http_kafka_sse_parse_rfc3339(u_char *p, u_char *last)
+{
+    int64_t     ms, days, year, month, day, hour, min, sec, frac, zone;
+    ngx_int_t   n;
+    ngx_uint_t  i, leap;
+
+    if ((size_t) (last - p) < sizeof("YYYY-MM-DDTHH:MM:SSZ") - 1
         || p[4] != '-' || p[7] != '-'
         || (p[10] != 'T' && p[10] != 't' && p[10] != ' ')
         || p[13] != ':' || p[16] != ':')
@@ -317,7 +331,9 @@ ngx_http_kafka_sse_parse_time(u_char *p, size_t len)
 
     leap = (year % 4 == 0 && (year % 100 != 0 || year % 400 == 0));
 
-    if (day > (int64_t) (mdays[month - 1] + (month == 2 && leap))) {
+    if (day > (int64_t) (ngx_http_kafka_sse_mdays[month - 1]
+                         + (month == 2 && leap)))
+    {
         return -1;
     }
 
@@ -326,56 +342,7 @@ ngx_http_kafka_sse_parse_time(u_char *p, size_t len)
         sec = 59;
     }
 
-    p += 19;
-    frac = 0;
-
-    if (p < last && *p == '.') {
-        p++;
-
-        for (i = 0; p < last && *p >= '0' && *p <= '9'; p++, i++) {
-            if (i < 3) {
-                frac = frac * 10 + (*p - '0');
-            }
-        }
-
-        if (i == 0) {
-            return -1;
-        }
-
-        for ( /* void */ ; i < 3; i++) {
-            frac *= 10;
-        }
-    }
-
-    if (p == last) {
-        return -1;
-    }
-
-    if (*p == 'Z' || *p == 'z') {
-        zone = 0;
-        p++;
-
-    } else if ((*p == '+' || *p == '-') && last - p == 6 && p[3] == ':') {
-        n = ngx_atoi(p + 1, 2);
-        zone = ngx_atoi(p + 4, 2);
-
-        if (n < 0 || n > 23 || zone < 0 || zone > 59) {
-            return -1;
-        }
-
-        zone = (n * 60 + zone) * 60;
-
-        if (*p == '-') {
-            zone = -zone;
-        }
-
-        p += 6;
-
-    } else {
-        return -1;
-    }
-
-    if (p != last) {
+    if (ngx_http_kafka_sse_parse_zone(p + 19, last, &frac, &zone) != NGX_OK) {
         return -1;
     }
 
@@ -385,7 +352,7 @@ ngx_http_kafka_sse_parse_time(u_char *p, size_t len)
            + (year - 1601) / 400;
 
     for (i = 0; i < (ngx_uint_t) month - 1; i++) {
-        days += mdays[i];
+        days += ngx_http_kafka_sse_mdays[i];
     }
 
     if (month > 2 && leap) {
@@ -397,6 +364,70 @@ ngx_http_kafka_sse_parse_time(u_char *p, size_t len)
     ms = (((days * 24 + hour) * 60 + min) * 60 + sec - zone) * 1000 + frac;
 
     return (ms < 0) ? -1 : ms;
+}
+
+
+/*
+ * What follows the seconds: an optional fraction (milliseconds are kept)
+ * and the zone, as seconds east of UTC; nothing may follow the zone.
+ */
+
+static ngx_int_t
+ngx_http_kafka_sse_parse_zone(u_char *p, u_char *last, int64_t *frac,
+    int64_t *zone)
+{
+    ngx_int_t   n;
+    ngx_uint_t  i;
+
+    *frac = 0;
+
+    if (p < last && *p == '.') {
+        p++;
+
+        for (i = 0; p < last && *p >= '0' && *p <= '9'; p++, i++) {
+            if (i < 3) {
+                *frac = *frac * 10 + (*p - '0');
+            }
+        }
+
+        if (i == 0) {
+            return NGX_ERROR;
+        }
+
+        for ( /* void */ ; i < 3; i++) {
+            *frac *= 10;
+        }
+    }
+
+    if (p == last) {
+        return NGX_ERROR;
+    }
+
+    if (*p == 'Z' || *p == 'z') {
+        *zone = 0;
+        p++;
+
+    } else if ((*p == '+' || *p == '-') && last - p == 6 && p[3] == ':') {
+        n = ngx_atoi(p + 1, 2);
+        *zone = ngx_atoi(p + 4, 2);
+
+        if (n < 0 || n > 23 || *zone < 0 || *zone > 59) {
+            return NGX_ERROR;
+        }
+
+        *zone = (n * 60 + *zone) * 60;
+
+        if (*p == '-') {
+            *zone = -*zone;
+        }
+
+        p += 6;
+
+    } else {
+        return NGX_ERROR;
+    }
+
+    return (p == last) ? NGX_OK : NGX_ERROR;
 }
 
 
