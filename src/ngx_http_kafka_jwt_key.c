@@ -34,6 +34,14 @@ static ngx_int_t ngx_http_kafka_jwt_read_file(ngx_conf_t *cf,
     ngx_str_t *name, ngx_str_t *content);
 static ngx_int_t ngx_http_kafka_jwt_load_public_key(ngx_conf_t *cf,
     ngx_str_t *file, ngx_str_t *pem, ngx_http_kafka_jwt_key_t *key);
+static EVP_PKEY *ngx_http_kafka_jwt_read_public_key(ngx_conf_t *cf,
+    ngx_str_t *file, ngx_str_t *pem);
+static ngx_int_t ngx_http_kafka_jwt_key_kind(ngx_conf_t *cf, ngx_str_t *file,
+    EVP_PKEY *pkey, ngx_http_kafka_jwt_key_t *key);
+static ngx_int_t ngx_http_kafka_jwt_ec_alg(ngx_conf_t *cf, ngx_str_t *file,
+    EVP_PKEY *pkey, ngx_http_kafka_jwt_key_t *key);
+static ngx_int_t ngx_http_kafka_jwt_key_pem(ngx_conf_t *cf, ngx_str_t *file,
+    EVP_PKEY *pkey, ngx_http_kafka_jwt_key_t *key);
 static void ngx_http_kafka_jwt_key_cleanup(void *data);
 
 
@@ -214,14 +222,36 @@ static ngx_int_t
 ngx_http_kafka_jwt_load_public_key(ngx_conf_t *cf, ngx_str_t *file,
     ngx_str_t *pem, ngx_http_kafka_jwt_key_t *key)
 {
-    int        bits;
-    BIO       *in, *out;
-    long       len;
-    char      *data;
+    EVP_PKEY   *pkey;
+    ngx_int_t   rc;
+
+    pkey = ngx_http_kafka_jwt_read_public_key(cf, file, pem);
+    if (pkey == NULL) {
+        return NGX_ERROR;
+    }
+
+    rc = ngx_http_kafka_jwt_key_kind(cf, file, pkey, key);
+
+    if (rc == NGX_OK) {
+        rc = ngx_http_kafka_jwt_key_pem(cf, file, pkey, key);
+    }
+
+    EVP_PKEY_free(pkey);
+    ERR_clear_error();
+
+    return rc;
+}
+
+
+/* the key of a PEM "PUBLIC KEY", else of a "CERTIFICATE" */
+
+static EVP_PKEY *
+ngx_http_kafka_jwt_read_public_key(ngx_conf_t *cf, ngx_str_t *file,
+    ngx_str_t *pem)
+{
+    BIO       *in;
     X509      *x509;
     EVP_PKEY  *pkey;
-    ngx_int_t  rc;
-    char       curve[64];
 
     if (ngx_strlcasestrn(pem->data, pem->data + pem->len,
                          (u_char *) "PRIVATE KEY", sizeof("PRIVATE KEY") - 2)
@@ -230,12 +260,12 @@ ngx_http_kafka_jwt_load_public_key(ngx_conf_t *cf, ngx_str_t *file,
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"%V\" holds a private key; kafka_jwt_key_file "
                            "takes the public key or a certificate", file);
-        return NGX_ERROR;
+        return NULL;
     }
 
     in = BIO_new_mem_buf(pem->data, pem->len);
     if (in == NULL) {
-        return NGX_ERROR;
+        return NULL;
     }
 
     pkey = PEM_read_bio_PUBKEY(in, NULL, NULL, NULL);
@@ -260,11 +290,20 @@ ngx_http_kafka_jwt_load_public_key(ngx_conf_t *cf, ngx_str_t *file,
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "no PEM public key or certificate in \"%V\"",
                            file);
-        return NGX_ERROR;
+        return NULL;
     }
 
-    rc = NGX_ERROR;
-    out = NULL;
+    return pkey;
+}
+
+
+/* RSA of at least NGX_HTTP_KAFKA_JWT_RSA_MIN bits, or EC on a JOSE curve */
+
+static ngx_int_t
+ngx_http_kafka_jwt_key_kind(ngx_conf_t *cf, ngx_str_t *file, EVP_PKEY *pkey,
+    ngx_http_kafka_jwt_key_t *key)
+{
+    int  bits;
 
     switch (EVP_PKEY_base_id(pkey)) {
 
@@ -276,58 +315,88 @@ ngx_http_kafka_jwt_load_public_key(ngx_conf_t *cf, ngx_str_t *file,
                                "the RSA key in \"%V\" has %d bits, "
                                "fewer than %d", file, bits,
                                NGX_HTTP_KAFKA_JWT_RSA_MIN);
-            goto done;
+            return NGX_ERROR;
         }
 
         key->type = NGX_HTTP_KAFKA_JWT_KEY_RSA;
-        break;
+        return NGX_OK;
 
     case EVP_PKEY_EC:
-
-#if (OPENSSL_VERSION_NUMBER >= 0x30000000L)
-        {
-        size_t  n;
-
-        if (EVP_PKEY_get_group_name(pkey, curve, sizeof(curve), &n) != 1) {
-            curve[0] = '\0';
-        }
-        }
-#else
-        {
-        int  nid;
-
-        nid = EC_GROUP_get_curve_name(
-                  EC_KEY_get0_group(EVP_PKEY_get0_EC_KEY(pkey)));
-        ngx_cpystrn((u_char *) curve, (u_char *) (OBJ_nid2sn(nid) ?
-                    OBJ_nid2sn(nid) : ""), sizeof(curve));
-        }
-#endif
-
-        if (ngx_strcmp(curve, "prime256v1") == 0) {
-            key->ec_alg = JWT_ALG_ES256;
-
-        } else if (ngx_strcmp(curve, "secp384r1") == 0) {
-            key->ec_alg = JWT_ALG_ES384;
-
-        } else if (ngx_strcmp(curve, "secp521r1") == 0) {
-            key->ec_alg = JWT_ALG_ES512;
-
-        } else {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "the EC key in \"%V\" is on curve \"%s\"; "
-                               "only P-256, P-384 and P-521 are supported",
-                               file, curve);
-            goto done;
+        if (ngx_http_kafka_jwt_ec_alg(cf, file, pkey, key) != NGX_OK) {
+            return NGX_ERROR;
         }
 
         key->type = NGX_HTTP_KAFKA_JWT_KEY_EC;
-        break;
+        return NGX_OK;
 
     default:
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "the key in \"%V\" is neither RSA nor EC", file);
-        goto done;
+        return NGX_ERROR;
     }
+}
+
+
+/* the one algorithm an EC key's curve signs */
+
+static ngx_int_t
+ngx_http_kafka_jwt_ec_alg(ngx_conf_t *cf, ngx_str_t *file, EVP_PKEY *pkey,
+    ngx_http_kafka_jwt_key_t *key)
+{
+    char  curve[64];
+
+#if (OPENSSL_VERSION_NUMBER >= 0x30000000L)
+    {
+    size_t  n;
+
+    if (EVP_PKEY_get_group_name(pkey, curve, sizeof(curve), &n) != 1) {
+        curve[0] = '\0';
+    }
+    }
+#else
+    {
+    int  nid;
+
+    nid = EC_GROUP_get_curve_name(
+              EC_KEY_get0_group(EVP_PKEY_get0_EC_KEY(pkey)));
+    ngx_cpystrn((u_char *) curve, (u_char *) (OBJ_nid2sn(nid) ?
+                OBJ_nid2sn(nid) : ""), sizeof(curve));
+    }
+#endif
+
+    if (ngx_strcmp(curve, "prime256v1") == 0) {
+        key->ec_alg = JWT_ALG_ES256;
+
+    } else if (ngx_strcmp(curve, "secp384r1") == 0) {
+        key->ec_alg = JWT_ALG_ES384;
+
+    } else if (ngx_strcmp(curve, "secp521r1") == 0) {
+        key->ec_alg = JWT_ALG_ES512;
+
+    } else {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "the EC key in \"%V\" is on curve \"%s\"; "
+                           "only P-256, P-384 and P-521 are supported",
+                           file, curve);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/* the key re-encoded as a PEM "PUBLIC KEY", which is what libjwt reads */
+
+static ngx_int_t
+ngx_http_kafka_jwt_key_pem(ngx_conf_t *cf, ngx_str_t *file, EVP_PKEY *pkey,
+    ngx_http_kafka_jwt_key_t *key)
+{
+    BIO        *out;
+    long        len;
+    char       *data;
+    ngx_int_t   rc;
+
+    rc = NGX_ERROR;
 
     out = BIO_new(BIO_s_mem());
     if (out == NULL || PEM_write_bio_PUBKEY(out, pkey) != 1) {
@@ -353,9 +422,6 @@ done:
     if (out) {
         BIO_free(out);
     }
-
-    EVP_PKEY_free(pkey);
-    ERR_clear_error();
 
     return rc;
 }
