@@ -64,6 +64,11 @@ static ngx_int_t ngx_http_kafka_jwt_get_token(ngx_http_request_t *r,
 static const char *ngx_http_kafka_jwt_verify(ngx_http_request_t *r,
     ngx_http_kafka_jwt_loc_conf_t *jlcf, ngx_str_t *token,
     ngx_http_kafka_jwt_ctx_t *ctx);
+static const char *ngx_http_kafka_jwt_check_shape(
+    ngx_http_kafka_jwt_loc_conf_t *jlcf, ngx_str_t *token, u_char **dot);
+static const char *ngx_http_kafka_jwt_check_signature(ngx_http_request_t *r,
+    ngx_http_kafka_jwt_loc_conf_t *jlcf, ngx_str_t *token, jwt_alg_t alg,
+    ngx_http_kafka_jwt_ctx_t *ctx);
 static json_t *ngx_http_kafka_jwt_decode_segment(ngx_http_request_t *r,
     u_char *data, size_t len);
 static const char *ngx_http_kafka_jwt_check_alg(
@@ -375,12 +380,88 @@ ngx_http_kafka_jwt_verify(ngx_http_request_t *r,
     ngx_http_kafka_jwt_loc_conf_t *jlcf, ngx_str_t *token,
     ngx_http_kafka_jwt_ctx_t *ctx)
 {
-    u_char      *p, *last, *dot[2], *s;
-    jwt_t       *jwt;
+    u_char      *dot[2];
     json_t      *header, *payload;
     jwt_alg_t    alg;
-    ngx_uint_t   ndots;
     const char  *reason;
+
+    reason = ngx_http_kafka_jwt_check_shape(jlcf, token, dot);
+    if (reason) {
+        return reason;
+    }
+
+    header = NULL;
+    payload = NULL;
+
+    header = ngx_http_kafka_jwt_decode_segment(r, token->data,
+                                               dot[0] - token->data);
+    if (header == NULL) {
+        reason = "the token header is not a JSON object";
+        goto failed;
+    }
+
+    reason = ngx_http_kafka_jwt_check_alg(jlcf->key, header, &alg);
+    if (reason) {
+        goto failed;
+    }
+
+    payload = ngx_http_kafka_jwt_decode_segment(r, dot[0] + 1,
+                                                dot[1] - dot[0] - 1);
+    if (payload == NULL) {
+        reason = "the token payload is not a JSON object";
+        goto failed;
+    }
+
+    reason = ngx_http_kafka_jwt_check_signature(r, jlcf, token, alg, ctx);
+    if (reason) {
+        goto failed;
+    }
+
+    reason = ngx_http_kafka_jwt_check_claims(jlcf, payload);
+    if (reason) {
+        goto failed;
+    }
+
+    /* a token verified earlier in this request (before a redirect) */
+
+    if (ctx->header) {
+        json_decref(ctx->header);
+    }
+
+    if (ctx->payload) {
+        json_decref(ctx->payload);
+    }
+
+    ctx->header = header;
+    ctx->payload = payload;
+
+    return NULL;
+
+failed:
+
+    if (header) {
+        json_decref(header);
+    }
+
+    if (payload) {
+        json_decref(payload);
+    }
+
+    return reason;
+}
+
+
+/*
+ * Step 1: the size, and three non-empty base64url segments, none of a
+ * length base64 cannot have; "dot" gets the two separators.
+ */
+
+static const char *
+ngx_http_kafka_jwt_check_shape(ngx_http_kafka_jwt_loc_conf_t *jlcf,
+    ngx_str_t *token, u_char **dot)
+{
+    u_char      *p, *last;
+    ngx_uint_t   ndots;
 
     static u_char  b64url[] =
         "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -409,8 +490,6 @@ ngx_http_kafka_jwt_verify(ngx_http_request_t *r,
         }
     }
 
-    /* three non-empty segments, none of a length base64 cannot have */
-
     if (ndots != 2
         || dot[0] == token->data
         || dot[1] == dot[0] + 1
@@ -422,31 +501,27 @@ ngx_http_kafka_jwt_verify(ngx_http_request_t *r,
         return "the token is malformed";
     }
 
-    header = NULL;
-    payload = NULL;
+    return NULL;
+}
 
-    header = ngx_http_kafka_jwt_decode_segment(r, token->data,
-                                               dot[0] - token->data);
-    if (header == NULL) {
-        reason = "the token header is not a JSON object";
-        goto failed;
-    }
 
-    reason = ngx_http_kafka_jwt_check_alg(jlcf->key, header, &alg);
-    if (reason) {
-        goto failed;
-    }
+/*
+ * Step 4: libjwt checks the signature over the same encoded bytes, with
+ * the algorithm checked in step 2.  An internal error sets ctx->status.
+ */
 
-    payload = ngx_http_kafka_jwt_decode_segment(r, dot[0] + 1,
-                                                dot[1] - dot[0] - 1);
-    if (payload == NULL) {
-        reason = "the token payload is not a JSON object";
-        goto failed;
-    }
+static const char *
+ngx_http_kafka_jwt_check_signature(ngx_http_request_t *r,
+    ngx_http_kafka_jwt_loc_conf_t *jlcf, ngx_str_t *token, jwt_alg_t alg,
+    ngx_http_kafka_jwt_ctx_t *ctx)
+{
+    u_char  *s;
+    jwt_t   *jwt;
 
     s = ngx_pnalloc(r->pool, token->len + 1);
     if (s == NULL) {
-        goto error;
+        ctx->status = NGX_ERROR;
+        return "internal error";
     }
 
     *ngx_cpymem(s, token->data, token->len) = '\0';
@@ -456,54 +531,17 @@ ngx_http_kafka_jwt_verify(ngx_http_request_t *r,
     if (jwt_decode(&jwt, (char *) s, jlcf->key->data, (int) jlcf->key->len)
         != 0)
     {
-        reason = "the signature is invalid";
-        goto failed;
+        return "the signature is invalid";
     }
 
     if (jwt_get_alg(jwt) != alg) {
         jwt_free(jwt);
-        reason = "the token algorithm is not allowed";
-        goto failed;
+        return "the token algorithm is not allowed";
     }
 
     jwt_free(jwt);
 
-    reason = ngx_http_kafka_jwt_check_claims(jlcf, payload);
-    if (reason) {
-        goto failed;
-    }
-
-    /* a token verified earlier in this request (before a redirect) */
-
-    if (ctx->header) {
-        json_decref(ctx->header);
-    }
-
-    if (ctx->payload) {
-        json_decref(ctx->payload);
-    }
-
-    ctx->header = header;
-    ctx->payload = payload;
-
     return NULL;
-
-error:
-
-    ctx->status = NGX_ERROR;
-    reason = "internal error";
-
-failed:
-
-    if (header) {
-        json_decref(header);
-    }
-
-    if (payload) {
-        json_decref(payload);
-    }
-
-    return reason;
 }
 
 
