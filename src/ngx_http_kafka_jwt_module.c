@@ -80,6 +80,8 @@ static ngx_int_t ngx_http_kafka_jwt_match_string(json_t *value,
 static ngx_int_t ngx_http_kafka_jwt_reject(ngx_http_request_t *r,
     ngx_http_kafka_jwt_loc_conf_t *jlcf, ngx_str_t *realm,
     const char *reason);
+static ngx_int_t ngx_http_kafka_jwt_challenge(ngx_http_request_t *r,
+    ngx_str_t *realm, const char *reason);
 static ngx_http_kafka_jwt_ctx_t *ngx_http_kafka_jwt_get_ctx(
     ngx_http_request_t *r);
 static void ngx_http_kafka_jwt_cleanup(void *data);
@@ -774,83 +776,12 @@ ngx_http_kafka_jwt_reject(ngx_http_request_t *r,
     ngx_http_kafka_jwt_loc_conf_t *jlcf, ngx_str_t *realm,
     const char *reason)
 {
-    u_char                    *p;
-    size_t                     len, rlen;
     ngx_int_t                  rc;
-    ngx_str_t                  value;
-    ngx_uint_t                 i;
-    ngx_table_elt_t           *h;
     ngx_http_core_loc_conf_t  *clcf;
 
-    /* the realm as a quoted-string: '"' and '\' escaped, no controls */
-
-    rlen = realm->len;
-
-    for (i = 0; i < realm->len; i++) {
-        if (realm->data[i] == '"' || realm->data[i] == '\\') {
-            rlen++;
-        }
-    }
-
-    len = sizeof("Bearer realm=\"\"") - 1 + rlen;
-
-    if (reason) {
-        len += sizeof(", error=\"invalid_token\", error_description=\"\"") - 1
-               + ngx_strlen(reason);
-    }
-
-    value.data = ngx_pnalloc(r->pool, len);
-    if (value.data == NULL) {
+    if (ngx_http_kafka_jwt_challenge(r, realm, reason) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
-
-    p = ngx_cpymem(value.data, "Bearer realm=\"",
-                   sizeof("Bearer realm=\"") - 1);
-
-    for (i = 0; i < realm->len; i++) {
-        if (realm->data[i] == '"' || realm->data[i] == '\\') {
-            *p++ = '\\';
-        }
-
-        *p++ = (realm->data[i] < 0x20 || realm->data[i] == 0x7f)
-               ? ' ' : realm->data[i];
-    }
-
-    *p++ = '"';
-
-    if (reason) {
-        p = ngx_sprintf(p, ", error=\"invalid_token\", "
-                           "error_description=\"%s\"", reason);
-    }
-
-    value.len = p - value.data;
-
-    h = ngx_http_kafka_header_add(r, "WWW-Authenticate", &value);
-    if (h == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-#if (nginx_version >= 1023000)
-    /*
-     * 1.23.0: challenges of several access modules are one list; "satisfy
-     * any" walks it to hide them all once some module lets the request in
-     */
-
-    if (r->headers_out.www_authenticate) {
-        ngx_table_elt_t  *last;
-
-        for (last = r->headers_out.www_authenticate; last->next;
-             last = last->next)
-        { /* void */ }
-
-        last->next = h;
-
-    } else {
-        r->headers_out.www_authenticate = h;
-    }
-#else
-    r->headers_out.www_authenticate = h;
-#endif
 
     clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
 
@@ -880,6 +811,95 @@ ngx_http_kafka_jwt_reject(ngx_http_request_t *r,
     ngx_http_finalize_request(r, rc);
 
     return NGX_DONE;
+}
+
+
+/*
+ * The WWW-Authenticate challenge (RFC 6750), with the reason as
+ * error_description; linked to the challenges of other access modules.
+ */
+
+static ngx_int_t
+ngx_http_kafka_jwt_challenge(ngx_http_request_t *r, ngx_str_t *realm,
+    const char *reason)
+{
+    u_char           *p;
+    size_t            len, rlen;
+    ngx_str_t         value;
+    ngx_uint_t        i;
+    ngx_table_elt_t  *h;
+
+    /* the realm as a quoted-string: '"' and '\' escaped, no controls */
+
+    rlen = realm->len;
+
+    for (i = 0; i < realm->len; i++) {
+        if (realm->data[i] == '"' || realm->data[i] == '\\') {
+            rlen++;
+        }
+    }
+
+    len = sizeof("Bearer realm=\"\"") - 1 + rlen;
+
+    if (reason) {
+        len += sizeof(", error=\"invalid_token\", error_description=\"\"") - 1
+               + ngx_strlen(reason);
+    }
+
+    value.data = ngx_pnalloc(r->pool, len);
+    if (value.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_cpymem(value.data, "Bearer realm=\"",
+                   sizeof("Bearer realm=\"") - 1);
+
+    for (i = 0; i < realm->len; i++) {
+        if (realm->data[i] == '"' || realm->data[i] == '\\') {
+            *p++ = '\\';
+        }
+
+        *p++ = (realm->data[i] < 0x20 || realm->data[i] == 0x7f)
+               ? ' ' : realm->data[i];
+    }
+
+    *p++ = '"';
+
+    if (reason) {
+        p = ngx_sprintf(p, ", error=\"invalid_token\", "
+                           "error_description=\"%s\"", reason);
+    }
+
+    value.len = p - value.data;
+
+    h = ngx_http_kafka_header_add(r, "WWW-Authenticate", &value);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+#if (nginx_version >= 1023000)
+    /*
+     * 1.23.0: challenges of several access modules are one list; "satisfy
+     * any" walks it to hide them all once some module lets the request in
+     */
+
+    if (r->headers_out.www_authenticate) {
+        ngx_table_elt_t  *last;
+
+        for (last = r->headers_out.www_authenticate; last->next;
+             last = last->next)
+        { /* void */ }
+
+        last->next = h;
+
+    } else {
+        r->headers_out.www_authenticate = h;
+    }
+#else
+    r->headers_out.www_authenticate = h;
+#endif
+
+    return NGX_OK;
 }
 
 
