@@ -34,6 +34,13 @@ static char *ngx_http_kafka_property(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static rd_kafka_conf_t *ngx_http_kafka_conf_create(
     ngx_http_kafka_main_conf_t *kmcf, ngx_uint_t role, ngx_log_t *log);
+static ngx_int_t ngx_http_kafka_conf_defaults(rd_kafka_conf_t *conf,
+    ngx_http_kafka_main_conf_t *kmcf, ngx_uint_t role, ngx_log_t *log);
+static ngx_int_t ngx_http_kafka_conf_properties(rd_kafka_conf_t *conf,
+    ngx_http_kafka_main_conf_t *kmcf, ngx_uint_t role, ngx_log_t *log,
+    ngx_uint_t *message_timeout_set);
+static ngx_int_t ngx_http_kafka_conf_message_timeout(rd_kafka_conf_t *conf,
+    ngx_http_kafka_main_conf_t *kmcf, ngx_log_t *log);
 static void ngx_http_kafka_conf_cleanup(void *data);
 static ngx_int_t ngx_http_kafka_init_process(ngx_cycle_t *cycle);
 static void ngx_http_kafka_exit_process(ngx_cycle_t *cycle);
@@ -525,11 +532,8 @@ static rd_kafka_conf_t *
 ngx_http_kafka_conf_create(ngx_http_kafka_main_conf_t *kmcf, ngx_uint_t role,
     ngx_log_t *log)
 {
-    u_char                      buf[NGX_INT_T_LEN + 1], *brokers;
-    ngx_msec_t                  timeout;
-    ngx_uint_t                  i, message_timeout_set;
-    rd_kafka_conf_t            *conf;
-    ngx_http_kafka_property_t  *prop;
+    ngx_uint_t        message_timeout_set;
+    rd_kafka_conf_t  *conf;
 
     conf = rd_kafka_conf_new();
     if (conf == NULL) {
@@ -537,113 +541,19 @@ ngx_http_kafka_conf_create(ngx_http_kafka_main_conf_t *kmcf, ngx_uint_t role,
         return NULL;
     }
 
-    brokers = ngx_alloc(kmcf->brokers.len + 1, log);
-    if (brokers == NULL) {
-        goto failed;
-    }
-
-    (void) ngx_cpystrn(brokers, kmcf->brokers.data, kmcf->brokers.len + 1);
-
-    if (ngx_http_kafka_conf_set(conf, "bootstrap.servers", (char *) brokers,
-                                log)
-        != NGX_OK)
-    {
-        ngx_free(brokers);
-        goto failed;
-    }
-
-    ngx_free(brokers);
-
-    if (ngx_http_kafka_conf_set(conf, "client.id", "nginx-kafka-gateway", log)
-        != NGX_OK
-        || ngx_http_kafka_conf_set(conf, "log.queue", "true", log) != NGX_OK)
+    if (ngx_http_kafka_conf_defaults(conf, kmcf, role, log) != NGX_OK
+        || ngx_http_kafka_conf_properties(conf, kmcf, role, log,
+                                          &message_timeout_set)
+           != NGX_OK)
     {
         goto failed;
     }
-
-    if (role == NGX_HTTP_KAFKA_ROLE_PRODUCER) {
-
-        /*
-         * linger.ms: librdkafka waits 5 ms by default for a batch to fill.
-         * Every HTTP request waits for its ack, so that wait is paid by
-         * each request and caps a connection at 200 requests/s; under load
-         * batches fill while earlier ones are in flight anyway.  0.5 ms
-         * measured best on loopback (bench/): 0 sends tiny batches at a
-         * high CPU cost, 1 and more only add latency.
-         */
-
-        if (ngx_http_kafka_conf_set(conf, "enable.idempotence", "true", log)
-            != NGX_OK
-            || ngx_http_kafka_conf_set(conf, "acks", "all", log) != NGX_OK
-            || ngx_http_kafka_conf_set(conf, "linger.ms", "0.5", log)
-               != NGX_OK)
-        {
-            goto failed;
-        }
-
-    } else {
-        if (ngx_http_kafka_conf_set(conf, "enable.auto.commit", "false", log)
-            != NGX_OK
-            || ngx_http_kafka_conf_set(conf, "enable.auto.offset.store",
-                                       "false", log)
-               != NGX_OK)
-        {
-            goto failed;
-        }
-    }
-
-    message_timeout_set = 0;
-
-    if (kmcf->properties) {
-        prop = kmcf->properties->elts;
-
-        for (i = 0; i < kmcf->properties->nelts; i++) {
-            if (prop[i].role != NGX_HTTP_KAFKA_ROLE_ANY
-                && prop[i].role != role)
-            {
-                continue;
-            }
-
-            if (ngx_strcmp(prop[i].name.data, "message.timeout.ms") == 0
-                || ngx_strcmp(prop[i].name.data, "delivery.timeout.ms") == 0)
-            {
-                message_timeout_set = 1;
-            }
-
-            if (ngx_http_kafka_conf_set(conf, (char *) prop[i].name.data,
-                                        (char *) prop[i].value.data, log)
-                != NGX_OK)
-            {
-                goto failed;
-            }
-        }
-    }
-
-    /*
-     * librdkafka gives up on a message after message.timeout.ms and reports
-     * whether it may have been written.  Unless set explicitly, it ends a
-     * second before the longest kafka_produce_timeout, so that report, not
-     * the request's own timer, usually decides the answer.
-     */
 
     if (role == NGX_HTTP_KAFKA_ROLE_PRODUCER && !message_timeout_set
-        && kmcf->produce_timeout_max)
+        && kmcf->produce_timeout_max
+        && ngx_http_kafka_conf_message_timeout(conf, kmcf, log) != NGX_OK)
     {
-        timeout = kmcf->produce_timeout_max;
-        timeout = (timeout > 2000) ? timeout - 1000 : timeout / 2;
-
-        if (timeout == 0) {
-            timeout = 1;
-        }
-
-        *ngx_sprintf(buf, "%M", timeout) = '\0';
-
-        if (ngx_http_kafka_conf_set(conf, "message.timeout.ms", (char *) buf,
-                                    log)
-            != NGX_OK)
-        {
-            goto failed;
-        }
+        goto failed;
     }
 
     return conf;
@@ -652,6 +562,141 @@ failed:
 
     rd_kafka_conf_destroy(conf);
     return NULL;
+}
+
+
+/* the brokers and the module's own defaults, which properties override */
+
+static ngx_int_t
+ngx_http_kafka_conf_defaults(rd_kafka_conf_t *conf,
+    ngx_http_kafka_main_conf_t *kmcf, ngx_uint_t role, ngx_log_t *log)
+{
+    u_char     *brokers;
+    ngx_int_t   rc;
+
+    brokers = ngx_alloc(kmcf->brokers.len + 1, log);
+    if (brokers == NULL) {
+        return NGX_ERROR;
+    }
+
+    (void) ngx_cpystrn(brokers, kmcf->brokers.data, kmcf->brokers.len + 1);
+
+    rc = ngx_http_kafka_conf_set(conf, "bootstrap.servers", (char *) brokers,
+                                 log);
+
+    ngx_free(brokers);
+
+    if (rc != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_kafka_conf_set(conf, "client.id", "nginx-kafka-gateway", log)
+        != NGX_OK
+        || ngx_http_kafka_conf_set(conf, "log.queue", "true", log) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (role != NGX_HTTP_KAFKA_ROLE_PRODUCER) {
+        if (ngx_http_kafka_conf_set(conf, "enable.auto.commit", "false", log)
+            != NGX_OK
+            || ngx_http_kafka_conf_set(conf, "enable.auto.offset.store",
+                                       "false", log)
+               != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        return NGX_OK;
+    }
+
+    /*
+     * linger.ms: librdkafka waits 5 ms by default for a batch to fill.
+     * Every HTTP request waits for its ack, so that wait is paid by
+     * each request and caps a connection at 200 requests/s; under load
+     * batches fill while earlier ones are in flight anyway.  0.5 ms
+     * measured best on loopback (bench/): 0 sends tiny batches at a
+     * high CPU cost, 1 and more only add latency.
+     */
+
+    if (ngx_http_kafka_conf_set(conf, "enable.idempotence", "true", log)
+        != NGX_OK
+        || ngx_http_kafka_conf_set(conf, "acks", "all", log) != NGX_OK
+        || ngx_http_kafka_conf_set(conf, "linger.ms", "0.5", log) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/* kafka_property and the role's own kafka_*_property, in their order */
+
+static ngx_int_t
+ngx_http_kafka_conf_properties(rd_kafka_conf_t *conf,
+    ngx_http_kafka_main_conf_t *kmcf, ngx_uint_t role, ngx_log_t *log,
+    ngx_uint_t *message_timeout_set)
+{
+    ngx_uint_t                  i;
+    ngx_http_kafka_property_t  *prop;
+
+    *message_timeout_set = 0;
+
+    if (kmcf->properties == NULL) {
+        return NGX_OK;
+    }
+
+    prop = kmcf->properties->elts;
+
+    for (i = 0; i < kmcf->properties->nelts; i++) {
+        if (prop[i].role != NGX_HTTP_KAFKA_ROLE_ANY && prop[i].role != role) {
+            continue;
+        }
+
+        if (ngx_strcmp(prop[i].name.data, "message.timeout.ms") == 0
+            || ngx_strcmp(prop[i].name.data, "delivery.timeout.ms") == 0)
+        {
+            *message_timeout_set = 1;
+        }
+
+        if (ngx_http_kafka_conf_set(conf, (char *) prop[i].name.data,
+                                    (char *) prop[i].value.data, log)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * librdkafka gives up on a message after message.timeout.ms and reports
+ * whether it may have been written.  Unless set explicitly, it ends a
+ * second before the longest kafka_produce_timeout, so that report, not
+ * the request's own timer, usually decides the answer.
+ */
+
+static ngx_int_t
+ngx_http_kafka_conf_message_timeout(rd_kafka_conf_t *conf,
+    ngx_http_kafka_main_conf_t *kmcf, ngx_log_t *log)
+{
+    u_char      buf[NGX_INT_T_LEN + 1];
+    ngx_msec_t  timeout;
+
+    timeout = kmcf->produce_timeout_max;
+    timeout = (timeout > 2000) ? timeout - 1000 : timeout / 2;
+
+    if (timeout == 0) {
+        timeout = 1;
+    }
+
+    *ngx_sprintf(buf, "%M", timeout) = '\0';
+
+    return ngx_http_kafka_conf_set(conf, "message.timeout.ms", (char *) buf,
+                                   log);
 }
 
 
