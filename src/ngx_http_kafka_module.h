@@ -64,6 +64,19 @@ typedef struct {
 
 
 /*
+ * Bounds of a directive's value, checked by its slot's post handler so
+ * that the error names the directive's own line; "error" is the whole
+ * message.
+ */
+typedef struct {
+    ngx_conf_post_handler_pt    post_handler;
+    ngx_uint_t                  min;
+    ngx_uint_t                  max;
+    const char                 *error;
+} ngx_http_kafka_bounds_t;
+
+
+/*
  * What a content handler accepts, checked by ngx_http_kafka_entry()
  * (ngx_http_kafka_entry.c) before the handler does anything of its own.
  */
@@ -98,6 +111,8 @@ ngx_int_t ngx_http_kafka_entry(ngx_http_request_t *r,
     ngx_str_t *topic);
 
 /* ngx_http_kafka_util.c */
+char *ngx_http_kafka_msec_bounds(ngx_conf_t *cf, void *post, void *data);
+char *ngx_http_kafka_size_bounds(ngx_conf_t *cf, void *post, void *data);
 ngx_int_t ngx_http_kafka_topic_valid(ngx_str_t *topic);
 ngx_int_t ngx_http_kafka_topic_allowed(ngx_http_request_t *r,
     ngx_http_complex_value_t *cv, ngx_str_t *topic);

@@ -88,6 +88,8 @@ static ngx_int_t ngx_http_kafka_sse_exit_hook_open(ngx_cycle_t *cycle);
 static void ngx_http_kafka_sse_exit_hook(ngx_event_t *ev);
 static void ngx_http_kafka_sse_end_all(const char *reason);
 static void *ngx_http_kafka_sse_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_http_kafka_sse_check_event(ngx_conf_t *cf, void *post,
+    void *data);
 static char *ngx_http_kafka_sse_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
 static char *ngx_http_kafka_sse(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -107,6 +109,26 @@ static ngx_conf_enum_t  ngx_http_kafka_sse_formats[] = {
     { ngx_string("value"), NGX_HTTP_KAFKA_SSE_VALUE },
     { ngx_string("json"), NGX_HTTP_KAFKA_SSE_JSON },
     { ngx_null_string, 0 }
+};
+
+
+static ngx_http_kafka_bounds_t  ngx_http_kafka_sse_heartbeat_bounds = {
+    ngx_http_kafka_msec_bounds, 1, NGX_MAX_INT_T_VALUE,
+    "\"kafka_consume_heartbeat\" must not be 0"
+};
+
+static ngx_http_kafka_bounds_t  ngx_http_kafka_sse_buffer_bounds = {
+    ngx_http_kafka_size_bounds, 1, NGX_MAX_SIZE_T_VALUE,
+    "\"kafka_consume_buffer\" must not be 0"
+};
+
+static ngx_http_kafka_bounds_t  ngx_http_kafka_sse_timeout_bounds = {
+    ngx_http_kafka_msec_bounds, 1, NGX_MAX_INT32_VALUE,
+    "invalid \"kafka_consume_timeout\""
+};
+
+static ngx_conf_post_t  ngx_http_kafka_sse_event_post = {
+    ngx_http_kafka_sse_check_event
 };
 
 
@@ -131,7 +153,7 @@ static ngx_command_t  ngx_http_kafka_sse_commands[] = {
       ngx_conf_set_msec_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_kafka_sse_loc_conf_t, heartbeat),
-      NULL },
+      &ngx_http_kafka_sse_heartbeat_bounds },
 
     { ngx_string("kafka_consume_format"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
@@ -152,14 +174,14 @@ static ngx_command_t  ngx_http_kafka_sse_commands[] = {
       ngx_conf_set_size_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_kafka_sse_loc_conf_t, buffer),
-      NULL },
+      &ngx_http_kafka_sse_buffer_bounds },
 
     { ngx_string("kafka_consume_event"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_str_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_kafka_sse_loc_conf_t, event),
-      NULL },
+      &ngx_http_kafka_sse_event_post },
 
     { ngx_string("kafka_consume_retry"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
@@ -173,7 +195,7 @@ static ngx_command_t  ngx_http_kafka_sse_commands[] = {
       ngx_conf_set_msec_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_kafka_sse_loc_conf_t, timeout),
-      NULL },
+      &ngx_http_kafka_sse_timeout_bounds },
 
     { ngx_string("kafka_consume_thread_pool"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
@@ -883,13 +905,33 @@ ngx_http_kafka_sse_create_loc_conf(ngx_conf_t *cf)
 }
 
 
+/* an event name goes into an "event:" line: no line breaks, no controls */
+
+static char *
+ngx_http_kafka_sse_check_event(ngx_conf_t *cf, void *post, void *data)
+{
+    ngx_str_t  *event = data;
+
+    size_t  i;
+
+    for (i = 0; i < event->len; i++) {
+        if (event->data[i] < 0x20 || event->data[i] == 0x7f) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"kafka_consume_event\" must not contain "
+                               "control characters");
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    return NGX_CONF_OK;
+}
+
+
 static char *
 ngx_http_kafka_sse_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 {
     ngx_http_kafka_sse_loc_conf_t *prev = parent;
     ngx_http_kafka_sse_loc_conf_t *conf = child;
-
-    size_t  i;
 
     ngx_conf_merge_uint_value(conf->start, prev->start,
                               NGX_HTTP_KAFKA_SSE_LATEST);
@@ -903,33 +945,6 @@ ngx_http_kafka_sse_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_msec_value(conf->timeout, prev->timeout, 5000);
     ngx_conf_merge_str_value(conf->thread_pool_name, prev->thread_pool_name,
                              "default");
-
-    for (i = 0; i < conf->event.len; i++) {
-        if (conf->event.data[i] < 0x20 || conf->event.data[i] == 0x7f) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "\"kafka_consume_event\" must not contain "
-                               "control characters");
-            return NGX_CONF_ERROR;
-        }
-    }
-
-    if (conf->heartbeat == 0) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"kafka_consume_heartbeat\" must not be 0");
-        return NGX_CONF_ERROR;
-    }
-
-    if (conf->buffer == 0) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"kafka_consume_buffer\" must not be 0");
-        return NGX_CONF_ERROR;
-    }
-
-    if (conf->timeout == 0 || conf->timeout > NGX_MAX_INT32_VALUE) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid \"kafka_consume_timeout\"");
-        return NGX_CONF_ERROR;
-    }
 
     if (conf->topic) {
         conf->thread_pool = ngx_thread_pool_add(cf, &conf->thread_pool_name);

@@ -414,3 +414,35 @@ ngx_http_kafka_header_add(ngx_http_request_t *r, char *key, ngx_str_t *value)
 
     return h;
 }
+
+
+/* the post handlers of ngx_conf_set_msec_slot and ngx_conf_set_size_slot */
+
+char *
+ngx_http_kafka_msec_bounds(ngx_conf_t *cf, void *post, void *data)
+{
+    ngx_http_kafka_bounds_t  *b = post;
+    ngx_msec_t               *value = data;
+
+    if (*value < b->min || *value > b->max) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "%s", b->error);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+char *
+ngx_http_kafka_size_bounds(ngx_conf_t *cf, void *post, void *data)
+{
+    ngx_http_kafka_bounds_t  *b = post;
+    size_t                   *value = data;
+
+    if (*value < b->min || *value > b->max) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "%s", b->error);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
