@@ -82,7 +82,7 @@ struct ngx_http_kafka_produce_ctx_s {
     ngx_http_kafka_produce_batch_t    *batch;
     ngx_event_t                        timer;
 
-    /* why the body was refused, set by ngx_http_kafka_produce_invalid() */
+    /* why the body was refused, set by ngx_http_kafka_rest_invalid() */
     ngx_uint_t                         invalid_code;
     ngx_str_t                          invalid;
 

@@ -385,7 +385,7 @@ ngx_http_kafka_produce_body_handler(ngx_http_request_t *r)
         return;
     }
 
-    rc = ngx_http_kafka_produce_parse(r, ctx, &body, &records);
+    rc = ngx_http_kafka_rest_parse(r, ctx, &body, &records);
 
     if (rc == NGX_DECLINED) {
         ngx_http_finalize_request(r,
@@ -564,11 +564,11 @@ ngx_http_kafka_produce_send(ngx_http_request_t *r,
                                                   records->nelts);
         }
 
-        return ngx_http_kafka_produce_respond(r, ctx, 0);
+        return ngx_http_kafka_rest_respond(r, ctx, 0);
     }
 
     if (batch->pending == 0) {
-        return ngx_http_kafka_produce_respond(r, ctx, 0);
+        return ngx_http_kafka_rest_respond(r, ctx, 0);
     }
 
     ctx->timer.handler = ngx_http_kafka_produce_timeout_handler;
@@ -791,13 +791,13 @@ ngx_http_kafka_produce_refused(ngx_http_request_t *r,
     ngx_http_kafka_produce_ctx_t *ctx, rd_kafka_resp_err_t err,
     ngx_uint_t queued, ngx_uint_t n)
 {
-    ngx_http_kafka_produce_outcome_t  out;
+    ngx_http_kafka_rest_outcome_t  out;
 
-    ngx_http_kafka_produce_outcome(err, RD_KAFKA_MSG_STATUS_NOT_PERSISTED,
-                                   &out);
+    ngx_http_kafka_rest_outcome(err, RD_KAFKA_MSG_STATUS_NOT_PERSISTED,
+                                &out);
 
     if (out.status == NGX_HTTP_SERVICE_UNAVAILABLE
-        && ngx_http_kafka_produce_retry_after(r) != NGX_OK)
+        && ngx_http_kafka_rest_retry_after(r) != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -982,7 +982,7 @@ ngx_http_kafka_produce_delivered(ngx_http_kafka_dr_t *dr,
         ngx_del_timer(&ctx->timer);
     }
 
-    ngx_http_finalize_request(r, ngx_http_kafka_produce_respond(r, ctx, 0));
+    ngx_http_finalize_request(r, ngx_http_kafka_rest_respond(r, ctx, 0));
 
     ngx_http_run_posted_requests(c);
 }
@@ -1007,7 +1007,7 @@ ngx_http_kafka_produce_timeout_handler(ngx_event_t *ev)
                   "to \"%V\" within kafka_produce_timeout",
                   ctx->batch->pending, &ctx->topic);
 
-    rc = ngx_http_kafka_produce_respond(r, ctx, 1);
+    rc = ngx_http_kafka_rest_respond(r, ctx, 1);
 
     /*
      * The batch is left to librdkafka now: a late report must not touch

@@ -27,34 +27,34 @@ typedef struct {
 } ngx_http_kafka_rest_answer_t;
 
 
-static ngx_int_t ngx_http_kafka_produce_parse_envelope(ngx_http_request_t *r,
+static ngx_int_t ngx_http_kafka_rest_parse_envelope(ngx_http_request_t *r,
     ngx_http_kafka_produce_ctx_t *ctx, json_t *root, ngx_array_t *records);
-static ngx_int_t ngx_http_kafka_produce_parse_record(ngx_http_request_t *r,
+static ngx_int_t ngx_http_kafka_rest_parse_record(ngx_http_request_t *r,
     ngx_http_kafka_produce_ctx_t *ctx, json_t *rec, size_t i,
     ngx_array_t *records);
-static ngx_int_t ngx_http_kafka_produce_parse_field(ngx_http_request_t *r,
+static ngx_int_t ngx_http_kafka_rest_parse_field(ngx_http_request_t *r,
     ngx_http_kafka_produce_ctx_t *ctx, json_t *field, ngx_uint_t i,
     const char *name, u_char **data, size_t *len);
-static ngx_int_t ngx_http_kafka_produce_parse_json(ngx_http_request_t *r,
+static ngx_int_t ngx_http_kafka_rest_parse_json(ngx_http_request_t *r,
     ngx_http_kafka_produce_ctx_t *ctx, json_t *field, ngx_uint_t i,
     const char *name, u_char **data, size_t *len);
-static ngx_int_t ngx_http_kafka_produce_invalid(ngx_http_request_t *r,
+static ngx_int_t ngx_http_kafka_rest_invalid(ngx_http_request_t *r,
     ngx_http_kafka_produce_ctx_t *ctx, ngx_uint_t code, const char *fmt, ...);
-static void ngx_http_kafka_produce_verdict(
+static void ngx_http_kafka_rest_verdict(
     ngx_http_kafka_produce_batch_t *batch, ngx_uint_t timed_out,
     ngx_http_kafka_rest_answer_t *a);
-static u_char *ngx_http_kafka_produce_offsets(u_char *p,
+static u_char *ngx_http_kafka_rest_offsets(u_char *p,
     ngx_http_kafka_produce_batch_t *batch);
-static void ngx_http_kafka_produce_last(ngx_http_kafka_produce_ctx_t *ctx);
+static void ngx_http_kafka_rest_last(ngx_http_kafka_produce_ctx_t *ctx);
 
 
-static ngx_str_t  ngx_http_kafka_produce_rest_type =
+static ngx_str_t  ngx_http_kafka_rest_type =
     ngx_string("application/vnd.kafka.v2+json");
-static ngx_str_t  ngx_http_kafka_produce_json_type =
+static ngx_str_t  ngx_http_kafka_rest_json_type =
     ngx_string("application/json");
 
 
-static u_char     ngx_http_kafka_produce_accepted[] =
+static u_char     ngx_http_kafka_rest_accepted[] =
     "{\"offsets\":[{\"partition\":null,\"offset\":null,"
     "\"error_code\":null,\"error\":null}],"
     "\"key_schema_id\":null,\"value_schema_id\":null}";
@@ -67,7 +67,7 @@ static u_char     ngx_http_kafka_produce_accepted[] =
  */
 
 ngx_int_t
-ngx_http_kafka_produce_parse(ngx_http_request_t *r,
+ngx_http_kafka_rest_parse(ngx_http_request_t *r,
     ngx_http_kafka_produce_ctx_t *ctx, ngx_str_t *body, ngx_array_t *records)
 {
     json_t                           *root;
@@ -96,7 +96,7 @@ ngx_http_kafka_produce_parse(ngx_http_request_t *r,
     }
 
     if (body->len == 0) {
-        return ngx_http_kafka_produce_invalid(r, ctx,
+        return ngx_http_kafka_rest_invalid(r, ctx,
             NGX_HTTP_KAFKA_REST_BODY_INVALID,
             "empty body: expected a JSON object with \"records\"");
     }
@@ -105,13 +105,13 @@ ngx_http_kafka_produce_parse(ngx_http_request_t *r,
                       &jerr);
 
     if (root == NULL) {
-        return ngx_http_kafka_produce_invalid(r, ctx,
+        return ngx_http_kafka_rest_invalid(r, ctx,
             NGX_HTTP_KAFKA_REST_BODY_INVALID,
             "invalid JSON at line %d, column %d: %s", jerr.line, jerr.column,
             jerr.text);
     }
 
-    rc = ngx_http_kafka_produce_parse_envelope(r, ctx, root, records);
+    rc = ngx_http_kafka_rest_parse_envelope(r, ctx, root, records);
 
     json_decref(root);
 
@@ -122,7 +122,7 @@ ngx_http_kafka_produce_parse(ngx_http_request_t *r,
 /* {"records": [...]} without schemas; the records are converted in order */
 
 static ngx_int_t
-ngx_http_kafka_produce_parse_envelope(ngx_http_request_t *r,
+ngx_http_kafka_rest_parse_envelope(ngx_http_request_t *r,
     ngx_http_kafka_produce_ctx_t *ctx, json_t *root, ngx_array_t *records)
 {
     size_t      n, i;
@@ -130,7 +130,7 @@ ngx_http_kafka_produce_parse_envelope(ngx_http_request_t *r,
     ngx_int_t   rc;
 
     if (!json_is_object(root)) {
-        return ngx_http_kafka_produce_invalid(r, ctx,
+        return ngx_http_kafka_rest_invalid(r, ctx,
             NGX_HTTP_KAFKA_REST_BODY_INVALID,
             "the request body must be a JSON object");
     }
@@ -138,7 +138,7 @@ ngx_http_kafka_produce_parse_envelope(ngx_http_request_t *r,
     list = json_object_get(root, "records");
 
     if (!json_is_array(list) || json_array_size(list) == 0) {
-        return ngx_http_kafka_produce_invalid(r, ctx,
+        return ngx_http_kafka_rest_invalid(r, ctx,
             NGX_HTTP_KAFKA_REST_BODY_INVALID,
             "records: must be a non-empty array");
     }
@@ -148,7 +148,7 @@ ngx_http_kafka_produce_parse_envelope(ngx_http_request_t *r,
         || json_object_get(root, "key_schema_id") != NULL
         || json_object_get(root, "value_schema_id") != NULL)
     {
-        return ngx_http_kafka_produce_invalid(r, ctx,
+        return ngx_http_kafka_rest_invalid(r, ctx,
             NGX_HTTP_KAFKA_REST_SCHEMA_UNSUPPORTED,
             "schemas are not supported: there is no schema "
             "registry behind this endpoint");
@@ -157,9 +157,9 @@ ngx_http_kafka_produce_parse_envelope(ngx_http_request_t *r,
     n = json_array_size(list);
 
     for (i = 0; i < n; i++) {
-        rc = ngx_http_kafka_produce_parse_record(r, ctx,
-                                                 json_array_get(list, i), i,
-                                                 records);
+        rc = ngx_http_kafka_rest_parse_record(r, ctx,
+                                              json_array_get(list, i), i,
+                                              records);
         if (rc != NGX_OK) {
             return rc;
         }
@@ -172,7 +172,7 @@ ngx_http_kafka_produce_parse_envelope(ngx_http_request_t *r,
 /* records[i]: {"key", "value", "partition"}, each optional */
 
 static ngx_int_t
-ngx_http_kafka_produce_parse_record(ngx_http_request_t *r,
+ngx_http_kafka_rest_parse_record(ngx_http_request_t *r,
     ngx_http_kafka_produce_ctx_t *ctx, json_t *rec, size_t i,
     ngx_array_t *records)
 {
@@ -182,7 +182,7 @@ ngx_http_kafka_produce_parse_record(ngx_http_request_t *r,
     ngx_http_kafka_produce_record_t  *record;
 
     if (!json_is_object(rec)) {
-        return ngx_http_kafka_produce_invalid(r, ctx,
+        return ngx_http_kafka_rest_invalid(r, ctx,
             NGX_HTTP_KAFKA_REST_BODY_INVALID,
             "records[%uz]: must be an object", i);
     }
@@ -192,7 +192,7 @@ ngx_http_kafka_produce_parse_record(ngx_http_request_t *r,
             && ngx_strcmp(name, "value") != 0
             && ngx_strcmp(name, "partition") != 0)
         {
-            return ngx_http_kafka_produce_invalid(r, ctx,
+            return ngx_http_kafka_rest_invalid(r, ctx,
                 NGX_HTTP_KAFKA_REST_BODY_INVALID,
                 "records[%uz].%s: unknown field, expected "
                 "\"key\", \"value\" or \"partition\"", i, name);
@@ -213,7 +213,7 @@ ngx_http_kafka_produce_parse_record(ngx_http_request_t *r,
             || json_integer_value(field) < 0
             || json_integer_value(field) > NGX_MAX_INT32_VALUE)
         {
-            return ngx_http_kafka_produce_invalid(r, ctx,
+            return ngx_http_kafka_rest_invalid(r, ctx,
                 NGX_HTTP_KAFKA_REST_BODY_INVALID,
                 "records[%uz].partition: must be a non-negative integer",
                 i);
@@ -222,18 +222,18 @@ ngx_http_kafka_produce_parse_record(ngx_http_request_t *r,
         record->partition = (int32_t) json_integer_value(field);
     }
 
-    rc = ngx_http_kafka_produce_parse_field(r, ctx,
-                                            json_object_get(rec, "key"),
-                                            i, "key", &record->key,
-                                            &record->key_len);
+    rc = ngx_http_kafka_rest_parse_field(r, ctx,
+                                         json_object_get(rec, "key"),
+                                         i, "key", &record->key,
+                                         &record->key_len);
     if (rc != NGX_OK) {
         return rc;
     }
 
-    return ngx_http_kafka_produce_parse_field(r, ctx,
-                                              json_object_get(rec, "value"),
-                                              i, "value", &record->value,
-                                              &record->value_len);
+    return ngx_http_kafka_rest_parse_field(r, ctx,
+                                           json_object_get(rec, "value"),
+                                           i, "value", &record->value,
+                                           &record->value_len);
 }
 
 
@@ -244,7 +244,7 @@ ngx_http_kafka_produce_parse_record(ngx_http_request_t *r,
  */
 
 static ngx_int_t
-ngx_http_kafka_produce_parse_field(ngx_http_request_t *r,
+ngx_http_kafka_rest_parse_field(ngx_http_request_t *r,
     ngx_http_kafka_produce_ctx_t *ctx, json_t *field, ngx_uint_t i,
     const char *name, u_char **data, size_t *len)
 {
@@ -260,12 +260,12 @@ ngx_http_kafka_produce_parse_field(ngx_http_request_t *r,
     }
 
     if (ctx->format == NGX_HTTP_KAFKA_FORMAT_JSON) {
-        return ngx_http_kafka_produce_parse_json(r, ctx, field, i, name,
-                                                 data, len);
+        return ngx_http_kafka_rest_parse_json(r, ctx, field, i, name,
+                                              data, len);
     }
 
     if (!json_is_string(field)) {
-        return ngx_http_kafka_produce_invalid(r, ctx,
+        return ngx_http_kafka_rest_invalid(r, ctx,
             NGX_HTTP_KAFKA_REST_BODY_INVALID,
             "records[%ui].%s: must be a base64 string or null", i, name);
     }
@@ -291,10 +291,10 @@ ngx_http_kafka_produce_parse_field(ngx_http_request_t *r,
         || (npad == 2 && pad[1] != '=')
         || ngx_decode_base64(&dst, &src) != NGX_OK)
     {
-        return ngx_http_kafka_produce_invalid(r, ctx,
-                                              NGX_HTTP_KAFKA_REST_BODY_INVALID,
-                                              "records[%ui].%s: invalid base64",
-                                              i, name);
+        return ngx_http_kafka_rest_invalid(r, ctx,
+                                           NGX_HTTP_KAFKA_REST_BODY_INVALID,
+                                           "records[%ui].%s: invalid base64",
+                                           i, name);
     }
 
     *data = dst.len ? dst.data : ngx_http_kafka_produce_empty;
@@ -313,7 +313,7 @@ ngx_http_kafka_produce_parse_field(ngx_http_request_t *r,
  */
 
 static ngx_int_t
-ngx_http_kafka_produce_parse_json(ngx_http_request_t *r,
+ngx_http_kafka_rest_parse_json(ngx_http_request_t *r,
     ngx_http_kafka_produce_ctx_t *ctx, json_t *field, ngx_uint_t i,
     const char *name, u_char **data, size_t *len)
 {
@@ -370,7 +370,7 @@ ngx_http_kafka_produce_parse_json(ngx_http_request_t *r,
     }
 
     if (size == 0) {
-        return ngx_http_kafka_produce_invalid(r, ctx,
+        return ngx_http_kafka_rest_invalid(r, ctx,
             NGX_HTTP_KAFKA_REST_BODY_INVALID,
             "records[%ui].%s: cannot be serialized", i, name);
     }
@@ -387,7 +387,7 @@ ngx_http_kafka_produce_parse_json(ngx_http_request_t *r,
  */
 
 static ngx_int_t
-ngx_http_kafka_produce_invalid(ngx_http_request_t *r,
+ngx_http_kafka_rest_invalid(ngx_http_request_t *r,
     ngx_http_kafka_produce_ctx_t *ctx, ngx_uint_t code, const char *fmt, ...)
 {
     u_char   *p;
@@ -418,7 +418,7 @@ ngx_http_kafka_produce_invalid(ngx_http_request_t *r,
  */
 
 ngx_int_t
-ngx_http_kafka_produce_respond(ngx_http_request_t *r,
+ngx_http_kafka_rest_respond(ngx_http_request_t *r,
     ngx_http_kafka_produce_ctx_t *ctx, ngx_uint_t timed_out)
 {
     u_char                        *body, *p;
@@ -426,8 +426,8 @@ ngx_http_kafka_produce_respond(ngx_http_request_t *r,
     ngx_http_kafka_rest_answer_t   a;
 
     type = (ctx->format == NGX_HTTP_KAFKA_FORMAT_RAW)
-           ? &ngx_http_kafka_produce_json_type
-           : &ngx_http_kafka_produce_rest_type;
+           ? &ngx_http_kafka_rest_json_type
+           : &ngx_http_kafka_rest_type;
 
     if (ctx->batch == NULL) {
         /* kafka_produce_ack off: accepted locally, not yet acknowledged */
@@ -435,12 +435,12 @@ ngx_http_kafka_produce_respond(ngx_http_request_t *r,
         ngx_str_set(&ctx->error, "");
 
         return ngx_http_kafka_send_json(r, NGX_HTTP_ACCEPTED, type,
-                                    ngx_http_kafka_produce_accepted,
-                                    sizeof(ngx_http_kafka_produce_accepted)
+                                    ngx_http_kafka_rest_accepted,
+                                    sizeof(ngx_http_kafka_rest_accepted)
                                     - 1);
     }
 
-    ngx_http_kafka_produce_verdict(ctx->batch, timed_out, &a);
+    ngx_http_kafka_rest_verdict(ctx->batch, timed_out, &a);
 
     body = ngx_pnalloc(r->pool, a.len);
     if (body == NULL) {
@@ -459,13 +459,13 @@ ngx_http_kafka_produce_respond(ngx_http_request_t *r,
         p = ngx_cpymem(p, "{\"offsets\":[", sizeof("{\"offsets\":[") - 1);
     }
 
-    p = ngx_http_kafka_produce_offsets(p, ctx->batch);
+    p = ngx_http_kafka_rest_offsets(p, ctx->batch);
 
     p = ngx_cpymem(p, "],\"key_schema_id\":null,\"value_schema_id\":null}",
                    sizeof("],\"key_schema_id\":null,\"value_schema_id\":null}")
                    - 1);
 
-    ngx_http_kafka_produce_last(ctx);
+    ngx_http_kafka_rest_last(ctx);
 
     if (a.failed) {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
@@ -474,7 +474,7 @@ ngx_http_kafka_produce_respond(ngx_http_request_t *r,
                       &ctx->topic, a.message);
 
         if (a.status == NGX_HTTP_SERVICE_UNAVAILABLE
-            && ngx_http_kafka_produce_retry_after(r) != NGX_OK)
+            && ngx_http_kafka_rest_retry_after(r) != NGX_OK)
         {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
@@ -490,14 +490,14 @@ ngx_http_kafka_produce_respond(ngx_http_request_t *r,
  */
 
 static void
-ngx_http_kafka_produce_verdict(ngx_http_kafka_produce_batch_t *batch,
+ngx_http_kafka_rest_verdict(ngx_http_kafka_produce_batch_t *batch,
     ngx_uint_t timed_out, ngx_http_kafka_rest_answer_t *a)
 {
     ngx_uint_t                         i;
     const char                        *errstr;
     rd_kafka_resp_err_t                first_err;
     ngx_http_kafka_produce_token_t    *t;
-    ngx_http_kafka_produce_outcome_t   out;
+    ngx_http_kafka_rest_outcome_t   out;
 
     t = batch->tokens;
 
@@ -528,7 +528,7 @@ ngx_http_kafka_produce_verdict(ngx_http_kafka_produce_batch_t *batch,
         if (a->failed++ == 0) {
             if (t[i].reported) {
                 first_err = t[i].err;
-                ngx_http_kafka_produce_outcome(t[i].err, t[i].status, &out);
+                ngx_http_kafka_rest_outcome(t[i].err, t[i].status, &out);
                 a->status = out.status;
                 a->code = out.code;
 
@@ -574,13 +574,13 @@ ngx_http_kafka_produce_verdict(ngx_http_kafka_produce_batch_t *batch,
 /* the "offsets" array's elements, one per record */
 
 static u_char *
-ngx_http_kafka_produce_offsets(u_char *p,
+ngx_http_kafka_rest_offsets(u_char *p,
     ngx_http_kafka_produce_batch_t *batch)
 {
     ngx_uint_t                         i;
     const char                        *errstr;
     ngx_http_kafka_produce_token_t    *t;
-    ngx_http_kafka_produce_outcome_t   out;
+    ngx_http_kafka_rest_outcome_t   out;
 
     t = batch->tokens;
 
@@ -597,7 +597,7 @@ ngx_http_kafka_produce_offsets(u_char *p,
         }
 
         if (t[i].reported) {
-            ngx_http_kafka_produce_outcome(t[i].err, t[i].status, &out);
+            ngx_http_kafka_rest_outcome(t[i].err, t[i].status, &out);
             errstr = rd_kafka_err2str(t[i].err);
 
         } else {
@@ -620,7 +620,7 @@ ngx_http_kafka_produce_offsets(u_char *p,
 /* the $kafka_partition, $kafka_offset and $kafka_error of the last record */
 
 static void
-ngx_http_kafka_produce_last(ngx_http_kafka_produce_ctx_t *ctx)
+ngx_http_kafka_rest_last(ngx_http_kafka_produce_ctx_t *ctx)
 {
     ngx_http_kafka_produce_token_t  *t;
 
@@ -648,8 +648,8 @@ ngx_http_kafka_produce_last(ngx_http_kafka_produce_ctx_t *ctx)
  */
 
 void
-ngx_http_kafka_produce_outcome(rd_kafka_resp_err_t err,
-    rd_kafka_msg_status_t status, ngx_http_kafka_produce_outcome_t *out)
+ngx_http_kafka_rest_outcome(rd_kafka_resp_err_t err,
+    rd_kafka_msg_status_t status, ngx_http_kafka_rest_outcome_t *out)
 {
     switch (err) {
 
@@ -716,7 +716,7 @@ ngx_http_kafka_produce_outcome(rd_kafka_resp_err_t err,
 
 
 ngx_int_t
-ngx_http_kafka_produce_retry_after(ngx_http_request_t *r)
+ngx_http_kafka_rest_retry_after(ngx_http_request_t *r)
 {
     static ngx_str_t  one = ngx_string("1");
 
