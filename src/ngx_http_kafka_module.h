@@ -111,8 +111,7 @@ ngx_int_t ngx_http_kafka_entry(ngx_http_request_t *r,
     ngx_str_t *topic);
 
 /* ngx_http_kafka_util.c */
-char *ngx_http_kafka_msec_bounds(ngx_conf_t *cf, void *post, void *data);
-char *ngx_http_kafka_size_bounds(ngx_conf_t *cf, void *post, void *data);
+char *ngx_http_kafka_check_bounds(ngx_conf_t *cf, void *post, void *data);
 ngx_int_t ngx_http_kafka_topic_valid(ngx_str_t *topic);
 ngx_int_t ngx_http_kafka_topic_allowed(ngx_http_request_t *r,
     ngx_http_complex_value_t *cv, ngx_str_t *topic);

@@ -186,6 +186,7 @@ ngx_http_kafka_sse_out_t *ngx_http_kafka_sse_out(
     ngx_http_kafka_sse_ctx_t *ctx, size_t size);
 void ngx_http_kafka_sse_append(ngx_http_kafka_sse_ctx_t *ctx,
     ngx_http_kafka_sse_out_t *out, u_char *last);
+void ngx_http_kafka_sse_schedule(ngx_http_kafka_sse_ctx_t *ctx);
 ngx_int_t ngx_http_kafka_sse_output(ngx_http_kafka_sse_ctx_t *ctx);
 void ngx_http_kafka_sse_out_free(ngx_http_kafka_sse_ctx_t *ctx,
     ngx_http_kafka_sse_out_t *out);

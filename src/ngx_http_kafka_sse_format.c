@@ -108,15 +108,7 @@ ngx_http_kafka_sse_record(ngx_http_kafka_sub_t *sub,
 
 post:
 
-    if (!ctx->in_flush) {
-        ngx_queue_insert_tail(&ngx_http_kafka_sse_worker.flush, &ctx->flush);
-        ctx->in_flush = 1;
-    }
-
-    if (!ngx_http_kafka_sse_worker.flush_event.posted) {
-        ngx_post_event(&ngx_http_kafka_sse_worker.flush_event,
-                       &ngx_posted_events);
-    }
+    ngx_http_kafka_sse_schedule(ctx);
 
     return NGX_DECLINED;
 }

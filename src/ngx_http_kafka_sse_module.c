@@ -113,17 +113,17 @@ static ngx_conf_enum_t  ngx_http_kafka_sse_formats[] = {
 
 
 static ngx_http_kafka_bounds_t  ngx_http_kafka_sse_heartbeat_bounds = {
-    ngx_http_kafka_msec_bounds, 1, NGX_MAX_INT_T_VALUE,
+    ngx_http_kafka_check_bounds, 1, NGX_MAX_INT_T_VALUE,
     "\"kafka_consume_heartbeat\" must not be 0"
 };
 
 static ngx_http_kafka_bounds_t  ngx_http_kafka_sse_buffer_bounds = {
-    ngx_http_kafka_size_bounds, 1, NGX_MAX_SIZE_T_VALUE,
+    ngx_http_kafka_check_bounds, 1, NGX_MAX_SIZE_T_VALUE,
     "\"kafka_consume_buffer\" must not be 0"
 };
 
 static ngx_http_kafka_bounds_t  ngx_http_kafka_sse_timeout_bounds = {
-    ngx_http_kafka_msec_bounds, 1, NGX_MAX_INT32_VALUE,
+    ngx_http_kafka_check_bounds, 1, NGX_MAX_INT32_VALUE,
     "invalid \"kafka_consume_timeout\""
 };
 

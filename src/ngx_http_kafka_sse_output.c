@@ -109,6 +109,15 @@ ngx_http_kafka_sse_append(ngx_http_kafka_sse_ctx_t *ctx,
 
     ngx_http_kafka_sse_check(ctx);
 
+    ngx_http_kafka_sse_schedule(ctx);
+}
+
+
+/* the client's output is pushed from the worker's posted flush event */
+
+void
+ngx_http_kafka_sse_schedule(ngx_http_kafka_sse_ctx_t *ctx)
+{
     if (!ctx->in_flush) {
         ngx_queue_insert_tail(&ngx_http_kafka_sse_worker.flush, &ctx->flush);
         ctx->in_flush = 1;

@@ -416,28 +416,17 @@ ngx_http_kafka_header_add(ngx_http_request_t *r, char *key, ngx_str_t *value)
 }
 
 
-/* the post handlers of ngx_conf_set_msec_slot and ngx_conf_set_size_slot */
+/*
+ * The post handler of ngx_conf_set_msec_slot and ngx_conf_set_size_slot:
+ * ngx_msec_t is an ngx_uint_t and size_t is as wide, as nginx's own
+ * ngx_conf_check_num_bounds() reads an ngx_int_t.
+ */
 
 char *
-ngx_http_kafka_msec_bounds(ngx_conf_t *cf, void *post, void *data)
+ngx_http_kafka_check_bounds(ngx_conf_t *cf, void *post, void *data)
 {
     ngx_http_kafka_bounds_t  *b = post;
-    ngx_msec_t               *value = data;
-
-    if (*value < b->min || *value > b->max) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "%s", b->error);
-        return NGX_CONF_ERROR;
-    }
-
-    return NGX_CONF_OK;
-}
-
-
-char *
-ngx_http_kafka_size_bounds(ngx_conf_t *cf, void *post, void *data)
-{
-    ngx_http_kafka_bounds_t  *b = post;
-    size_t                   *value = data;
+    ngx_uint_t               *value = data;
 
     if (*value < b->min || *value > b->max) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "%s", b->error);
