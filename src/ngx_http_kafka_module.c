@@ -719,6 +719,12 @@ ngx_http_kafka_conf_set(rd_kafka_conf_t *conf, const char *name,
 }
 
 
+/*
+ * The worker's clients: the producer, then the consumer (whose SSE side
+ * starts in ngx_http_kafka_sse_module's init_process, after this one).
+ * They stop in the same order: the producer's reports drain first.
+ */
+
 static ngx_int_t
 ngx_http_kafka_init_process(ngx_cycle_t *cycle)
 {
@@ -732,11 +738,23 @@ ngx_http_kafka_init_process(ngx_cycle_t *cycle)
 
     kmcf = ngx_http_cycle_get_module_main_conf(cycle,
                                                ngx_http_kafka_gateway_module);
-    if (kmcf == NULL || kmcf->producer_conf == NULL) {
+    if (kmcf == NULL) {
         return NGX_OK;
     }
 
-    return ngx_http_kafka_producer_init(cycle, kmcf);
+    if (kmcf->producer_conf
+        && ngx_http_kafka_producer_init(cycle, kmcf) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (kmcf->consumer_conf
+        && ngx_http_kafka_consumer_init(cycle, kmcf->consumer_conf) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
 }
 
 
@@ -752,4 +770,5 @@ ngx_http_kafka_exit_process(ngx_cycle_t *cycle)
     }
 
     ngx_http_kafka_producer_exit(cycle, kmcf);
+    ngx_http_kafka_consumer_exit(cycle, kmcf->shutdown_timeout);
 }

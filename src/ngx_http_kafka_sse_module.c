@@ -1030,10 +1030,6 @@ ngx_http_kafka_sse_init_process(ngx_cycle_t *cycle)
                                             ngx_http_kafka_sse_flush_handler;
     ngx_http_kafka_sse_worker.flush_event.log = cycle->log;
 
-    if (ngx_http_kafka_consumer_init(cycle, kmcf->consumer_conf) != NGX_OK) {
-        return NGX_ERROR;
-    }
-
     if (ngx_http_kafka_sse_exit_hook_open(cycle) != NGX_OK) {
         return NGX_ERROR;
     }
@@ -1053,8 +1049,6 @@ ngx_http_kafka_sse_init_process(ngx_cycle_t *cycle)
 static void
 ngx_http_kafka_sse_exit_process(ngx_cycle_t *cycle)
 {
-    ngx_http_kafka_main_conf_t  *kmcf;
-
     if (!ngx_http_kafka_sse_worker.running) {
         return;
     }
@@ -1069,9 +1063,4 @@ ngx_http_kafka_sse_exit_process(ngx_cycle_t *cycle)
         ngx_close_connection(ngx_http_kafka_sse_worker.exit_hook);
         ngx_http_kafka_sse_worker.exit_hook = NULL;
     }
-
-    kmcf = ngx_http_cycle_get_module_main_conf(cycle,
-                                               ngx_http_kafka_gateway_module);
-
-    ngx_http_kafka_consumer_exit(cycle, kmcf->shutdown_timeout);
 }
