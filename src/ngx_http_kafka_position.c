@@ -23,6 +23,12 @@ static ngx_int_t ngx_http_kafka_sse_arg(ngx_http_request_t *r,
 static ngx_int_t ngx_http_kafka_sse_parse_id(ngx_http_request_t *r,
     ngx_http_kafka_sse_ctx_t *ctx, ngx_str_t *id);
 static int64_t ngx_http_kafka_sse_parse_time(u_char *p, size_t len);
+static ngx_int_t ngx_http_kafka_sse_since_positions(ngx_http_request_t *r,
+    ngx_http_kafka_sse_ctx_t *ctx, ngx_http_kafka_resolve_t *rs,
+    int64_t *next);
+static u_char *ngx_http_kafka_sse_resume_positions(
+    ngx_http_kafka_sse_ctx_t *ctx, ngx_http_kafka_resolve_t *rs,
+    int64_t *next, u_char *p, u_char *last);
 static int64_t ngx_http_kafka_sse_parse_rfc3339(u_char *p, u_char *last);
 static ngx_int_t ngx_http_kafka_sse_parse_zone(u_char *p, u_char *last,
     int64_t *frac, int64_t *zone);
@@ -461,13 +467,55 @@ ngx_http_kafka_sse_write_id(u_char *p, ngx_http_kafka_sse_ctx_t *ctx)
 
 
 /*
+ * Every partition's start position (ctx->sub.next), from "since", the
+ * resume id or kafka_consume_start; comment lines about adjusted
+ * positions are written at "p".  Returns the end of what was written, or
+ * NULL on an allocation failure.
+ */
+
+u_char *
+ngx_http_kafka_sse_start_positions(ngx_http_request_t *r,
+    ngx_http_kafka_sse_ctx_t *ctx, ngx_http_kafka_resolve_t *rs, u_char *p,
+    u_char *last)
+{
+    int64_t     *next;
+    ngx_uint_t   i;
+
+    next = ngx_palloc(r->pool, rs->npartitions * sizeof(int64_t));
+    if (next == NULL) {
+        return NULL;
+    }
+
+    if (ctx->since >= 0 && rs->at) {
+        if (ngx_http_kafka_sse_since_positions(r, ctx, rs, next) != NGX_OK) {
+            return NULL;
+        }
+
+    } else if (ctx->resume) {
+        p = ngx_http_kafka_sse_resume_positions(ctx, rs, next, p, last);
+
+    } else {
+        for (i = 0; i < (ngx_uint_t) rs->npartitions; i++) {
+            next[i] = (ctx->conf->start == NGX_HTTP_KAFKA_SSE_EARLIEST)
+                      ? rs->low[i] : rs->high[i];
+        }
+    }
+
+    ctx->sub.next = next;
+    ctx->sub.npartitions = rs->npartitions;
+
+    return p;
+}
+
+
+/*
  * "since": every partition starts at the first offset at or after the
  * time; past the log end at the end, before the log start at the start.
  * A partition without a time index is read from its start and skipped
  * up to the time record by record.
  */
 
-ngx_int_t
+static ngx_int_t
 ngx_http_kafka_sse_since_positions(ngx_http_request_t *r,
     ngx_http_kafka_sse_ctx_t *ctx, ngx_http_kafka_resolve_t *rs,
     int64_t *next)
@@ -510,7 +558,7 @@ ngx_http_kafka_sse_since_positions(ngx_http_request_t *r,
  * id does not name are new and are read from their start.
  */
 
-u_char *
+static u_char *
 ngx_http_kafka_sse_resume_positions(ngx_http_kafka_sse_ctx_t *ctx,
     ngx_http_kafka_resolve_t *rs, int64_t *next, u_char *p, u_char *last)
 {

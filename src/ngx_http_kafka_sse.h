@@ -170,11 +170,9 @@ ngx_int_t ngx_http_kafka_sse_position(ngx_http_request_t *r,
     ngx_http_kafka_sse_ctx_t *ctx);
 u_char *ngx_http_kafka_sse_write_id(u_char *p,
     ngx_http_kafka_sse_ctx_t *ctx);
-ngx_int_t ngx_http_kafka_sse_since_positions(ngx_http_request_t *r,
-    ngx_http_kafka_sse_ctx_t *ctx, ngx_http_kafka_resolve_t *rs,
-    int64_t *next);
-u_char *ngx_http_kafka_sse_resume_positions(ngx_http_kafka_sse_ctx_t *ctx,
-    ngx_http_kafka_resolve_t *rs, int64_t *next, u_char *p, u_char *last);
+u_char *ngx_http_kafka_sse_start_positions(ngx_http_request_t *r,
+    ngx_http_kafka_sse_ctx_t *ctx, ngx_http_kafka_resolve_t *rs, u_char *p,
+    u_char *last);
 
 /* ngx_http_kafka_sse_format.c */
 ngx_int_t ngx_http_kafka_sse_record(ngx_http_kafka_sub_t *sub,

@@ -449,18 +449,11 @@ ngx_http_kafka_sse_start(ngx_http_request_t *r, ngx_http_kafka_sse_ctx_t *ctx,
 {
     u_char                    *p, *last;
     size_t                     size;
-    int64_t                   *next;
     int32_t                    n;
     ngx_int_t                  rc;
-    ngx_uint_t                 i;
     ngx_http_kafka_sse_out_t  *out;
 
     n = rs->npartitions;
-
-    next = ngx_palloc(r->pool, n * sizeof(int64_t));
-    if (next == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
 
     ctx->piece_size = sizeof("id: \n\n") - 1
                       + n * NGX_HTTP_KAFKA_SSE_ID_PART_LEN
@@ -476,26 +469,14 @@ ngx_http_kafka_sse_start(ngx_http_request_t *r, ngx_http_kafka_sse_ctx_t *ctx,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    p = out->data;
     last = out->data + out->size;
 
-    if (ctx->since >= 0 && rs->at) {
-        if (ngx_http_kafka_sse_since_positions(r, ctx, rs, next) != NGX_OK) {
-            goto failed;
-        }
-
-    } else if (ctx->resume) {
-        p = ngx_http_kafka_sse_resume_positions(ctx, rs, next, p, last);
-
-    } else {
-        for (i = 0; i < (ngx_uint_t) n; i++) {
-            next[i] = (ctx->conf->start == NGX_HTTP_KAFKA_SSE_EARLIEST)
-                      ? rs->low[i] : rs->high[i];
-        }
+    p = ngx_http_kafka_sse_start_positions(r, ctx, rs, out->data, last);
+    if (p == NULL) {
+        ngx_http_kafka_sse_out_free(ctx, out);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ctx->sub.next = next;
-    ctx->sub.npartitions = rs->npartitions;
     ctx->sub.handler = ngx_http_kafka_sse_record;
     ctx->sub.data = ctx;
 
@@ -542,12 +523,6 @@ ngx_http_kafka_sse_start(ngx_http_request_t *r, ngx_http_kafka_sse_ctx_t *ctx,
     ngx_http_kafka_sse_append(ctx, out, p);
 
     return NGX_OK;
-
-failed:
-
-    ngx_http_kafka_sse_out_free(ctx, out);
-
-    return NGX_HTTP_INTERNAL_SERVER_ERROR;
 }
 
 
