@@ -73,6 +73,8 @@
 
 
 static ngx_int_t ngx_http_kafka_sse_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_kafka_sse_filter_key(ngx_http_request_t *r,
+    ngx_http_kafka_sse_ctx_t *ctx);
 static ngx_int_t ngx_http_kafka_sse_cleanups(ngx_http_request_t *r,
     ngx_http_kafka_sse_ctx_t *ctx);
 static void ngx_http_kafka_sse_resolved(ngx_http_kafka_resolve_t *rs);
@@ -255,7 +257,7 @@ static ngx_int_t
 ngx_http_kafka_sse_handler(ngx_http_request_t *r)
 {
     ngx_int_t                       rc;
-    ngx_str_t                       topic, key;
+    ngx_str_t                       topic;
     ngx_http_kafka_sse_ctx_t       *ctx;
     ngx_http_kafka_sse_loc_conf_t  *slcf;
 
@@ -287,19 +289,8 @@ ngx_http_kafka_sse_handler(ngx_http_request_t *r)
         return rc;
     }
 
-    if (slcf->filter_key) {
-        if (ngx_http_complex_value(r, slcf->filter_key, &key) != NGX_OK) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        ctx->key.data = ngx_pnalloc(r->pool, key.len + 1);
-        if (ctx->key.data == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        ngx_memcpy(ctx->key.data, key.data, key.len);
-        ctx->key.len = key.len;
-        ctx->filter = 1;
+    if (slcf->filter_key && ngx_http_kafka_sse_filter_key(r, ctx) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     if (r->method == NGX_HTTP_HEAD) {
@@ -353,6 +344,31 @@ ngx_http_kafka_sse_handler(ngx_http_request_t *r)
     r->write_event_handler = ngx_http_request_empty_handler;
 
     return NGX_DONE;
+}
+
+
+/* kafka_consume_filter_key: only records with this key are sent */
+
+static ngx_int_t
+ngx_http_kafka_sse_filter_key(ngx_http_request_t *r,
+    ngx_http_kafka_sse_ctx_t *ctx)
+{
+    ngx_str_t  key;
+
+    if (ngx_http_complex_value(r, ctx->conf->filter_key, &key) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ctx->key.data = ngx_pnalloc(r->pool, key.len + 1);
+    if (ctx->key.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(ctx->key.data, key.data, key.len);
+    ctx->key.len = key.len;
+    ctx->filter = 1;
+
+    return NGX_OK;
 }
 
 
