@@ -11,7 +11,9 @@
 #include <ngx_http.h>
 
 #include "ngx_http_kafka_module.h"
-#include "ngx_http_kafka_sse.h"
+#include "ngx_http_kafka_bridge.h"
+#include "ngx_http_kafka_consumer.h"
+#include "ngx_http_kafka_lookup.h"
 
 
 /*
@@ -123,6 +125,8 @@ typedef struct {
 } ngx_http_kafka_consumer_t;
 
 
+static void ngx_http_kafka_consumer_closing(void *data, rd_kafka_event_t *ev);
+static ngx_uint_t ngx_http_kafka_consumer_closed(void *data);
 static ngx_int_t ngx_http_kafka_consumer_serve(void *data);
 static void ngx_http_kafka_consumer_record(ngx_http_kafka_consumer_t *kc,
     const rd_kafka_message_t *msg);
@@ -131,25 +135,16 @@ static void ngx_http_kafka_consumer_eof(ngx_http_kafka_consumer_t *kc,
 static ngx_int_t ngx_http_kafka_consumer_confirm(
     ngx_http_kafka_consumer_t *kc, ngx_http_kafka_topic_t *topic,
     int32_t partition);
-static ngx_http_kafka_topic_t *ngx_http_kafka_consumer_topic(
-    ngx_http_kafka_consumer_t *kc, ngx_str_t *name);
-static void ngx_http_kafka_consumer_topic_free(ngx_http_kafka_consumer_t *kc,
-    ngx_http_kafka_topic_t *topic);
 static void ngx_http_kafka_consumer_seek(ngx_http_kafka_consumer_t *kc,
     rd_kafka_topic_partition_list_t *list);
 static ngx_int_t ngx_http_kafka_consumer_position(
     ngx_http_kafka_consumer_t *kc, ngx_http_kafka_topic_t *topic,
     ngx_http_kafka_sub_t *sub, ngx_log_t *log);
-static void ngx_http_kafka_resolve_thread(void *data, ngx_log_t *log);
-static rd_kafka_resp_err_t ngx_http_kafka_resolve_offsets(
-    ngx_http_kafka_resolve_t *rs, rd_kafka_topic_partition_list_t *list,
-    int64_t query, int64_t *out, ngx_msec_t deadline);
-static ngx_msec_t ngx_http_kafka_resolve_clock(void);
+static ngx_http_kafka_topic_t *ngx_http_kafka_consumer_topic(
+    ngx_http_kafka_consumer_t *kc, ngx_str_t *name);
+static void ngx_http_kafka_consumer_topic_free(ngx_http_kafka_consumer_t *kc,
+    ngx_http_kafka_topic_t *topic);
 static void ngx_http_kafka_resolve_done(ngx_event_t *ev);
-static void ngx_http_kafka_resolve_free(ngx_http_kafka_resolve_t *rs);
-static ngx_int_t ngx_http_kafka_consumer_set(rd_kafka_conf_t *conf,
-    const char *name, const char *value, ngx_log_t *log);
-static void ngx_http_kafka_consumer_conf_cleanup(void *data);
 
 
 static ngx_http_kafka_consumer_t  *ngx_http_kafka_the_consumer;
@@ -166,106 +161,48 @@ static ngx_http_kafka_consumer_t  *ngx_http_kafka_the_consumer;
 rd_kafka_conf_t *
 ngx_http_kafka_consumer_conf(ngx_conf_t *cf, ngx_http_kafka_main_conf_t *kmcf)
 {
-    char                 errstr[512], group[256];
-    size_t               size;
-    rd_kafka_t          *rk;
-    rd_kafka_conf_t     *conf, *test;
-    ngx_pool_cleanup_t  *cln;
+    char              group[256];
+    size_t            size;
+    rd_kafka_conf_t  *conf;
 
-    conf = ngx_http_kafka_conf_create(kmcf, NGX_HTTP_KAFKA_ROLE_CONSUMER,
-                                      cf->log);
+    conf = ngx_http_kafka_conf_new(cf, kmcf, NGX_HTTP_KAFKA_ROLE_CONSUMER);
     if (conf == NULL) {
         return NULL;
     }
-
-    cln = ngx_pool_cleanup_add(cf->pool, 0);
-    if (cln == NULL) {
-        rd_kafka_conf_destroy(conf);
-        return NULL;
-    }
-
-    cln->handler = ngx_http_kafka_consumer_conf_cleanup;
-    cln->data = conf;
 
     size = sizeof(group);
 
     if (rd_kafka_conf_get(conf, "group.id", group, &size) != RD_KAFKA_CONF_OK
         || group[0] == '\0')
     {
-        if (ngx_http_kafka_consumer_set(conf, "group.id",
-                                        "nginx-kafka-gateway", cf->log)
+        if (ngx_http_kafka_conf_set(conf, "group.id", "nginx-kafka-gateway",
+                                    cf->log)
             != NGX_OK)
         {
             return NULL;
         }
     }
 
-    if (ngx_http_kafka_consumer_set(conf, "enable.partition.eof", "true",
-                                    cf->log)
+    if (ngx_http_kafka_conf_set(conf, "enable.partition.eof", "true", cf->log)
         != NGX_OK
-        || ngx_http_kafka_consumer_set(conf, "auto.offset.reset", "earliest",
-                                       cf->log)
+        || ngx_http_kafka_conf_set(conf, "auto.offset.reset", "earliest",
+                                   cf->log)
            != NGX_OK)
     {
         return NULL;
     }
 
-    /* as for the producer: "nginx -t" reports what only rd_kafka_new sees */
-
-    if (ngx_test_config) {
-        test = rd_kafka_conf_dup(conf);
-        if (test == NULL) {
-            return NULL;
-        }
-
-        rk = rd_kafka_new(RD_KAFKA_CONSUMER, test, errstr, sizeof(errstr));
-        if (rk == NULL) {
-            rd_kafka_conf_destroy(test);
-            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                          "invalid kafka consumer configuration: %s", errstr);
-            return NULL;
-        }
-
-        rd_kafka_destroy_flags(rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+    if (ngx_http_kafka_conf_check(cf, conf, RD_KAFKA_CONSUMER) != NGX_OK) {
+        return NULL;
     }
 
     return conf;
 }
 
 
-static ngx_int_t
-ngx_http_kafka_consumer_set(rd_kafka_conf_t *conf, const char *name,
-    const char *value, ngx_log_t *log)
-{
-    char  errstr[512];
-
-    if (rd_kafka_conf_set(conf, name, value, errstr, sizeof(errstr))
-        != RD_KAFKA_CONF_OK)
-    {
-        ngx_log_error(NGX_LOG_EMERG, log, 0,
-                      "kafka consumer property \"%s\" = \"%s\": %s",
-                      name, value, errstr);
-        return NGX_ERROR;
-    }
-
-    return NGX_OK;
-}
-
-
-static void
-ngx_http_kafka_consumer_conf_cleanup(void *data)
-{
-    rd_kafka_conf_t  *conf = data;
-
-    rd_kafka_conf_destroy(conf);
-}
-
-
 ngx_int_t
 ngx_http_kafka_consumer_init(ngx_cycle_t *cycle, rd_kafka_conf_t *template)
 {
-    char                        errstr[512];
-    rd_kafka_conf_t            *conf;
     rd_kafka_resp_err_t         err;
     ngx_http_kafka_consumer_t  *kc;
 
@@ -279,29 +216,13 @@ ngx_http_kafka_consumer_init(ngx_cycle_t *cycle, rd_kafka_conf_t *template)
     ngx_rbtree_init(&kc->topics, &kc->sentinel, ngx_str_rbtree_insert_value);
     ngx_queue_init(&kc->resolves);
 
-    conf = rd_kafka_conf_dup(template);
-    if (conf == NULL) {
-        ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
-                      "rd_kafka_conf_dup() failed");
-        return NGX_ERROR;
-    }
-
-    rd_kafka_conf_set_events(conf, RD_KAFKA_EVENT_ERROR|RD_KAFKA_EVENT_LOG);
-
-    kc->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
-    if (kc->rk == NULL) {
-        rd_kafka_conf_destroy(conf);
-        ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
-                      "kafka consumer could not be created: %s", errstr);
-        return NGX_ERROR;
-    }
-
     /* logs and errors go to the main queue, and that to the consumer's */
 
-    if (rd_kafka_set_log_queue(kc->rk, NULL) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
-                      "rd_kafka_set_log_queue() failed");
-        goto failed;
+    kc->rk = ngx_http_kafka_client_new(RD_KAFKA_CONSUMER, template,
+                                       RD_KAFKA_EVENT_ERROR|RD_KAFKA_EVENT_LOG,
+                                       cycle->log);
+    if (kc->rk == NULL) {
+        return NGX_ERROR;
     }
 
     err = rd_kafka_poll_set_consumer(kc->rk);
@@ -355,9 +276,7 @@ failed:
 void
 ngx_http_kafka_consumer_exit(ngx_cycle_t *cycle, ngx_msec_t shutdown_timeout)
 {
-    ngx_msec_t                  deadline;
     ngx_queue_t                *q;
-    rd_kafka_event_t           *ev;
     rd_kafka_error_t           *error;
     ngx_rbtree_node_t          *node;
     ngx_http_kafka_topic_t     *topic;
@@ -404,24 +323,9 @@ ngx_http_kafka_consumer_exit(ngx_cycle_t *cycle, ngx_msec_t shutdown_timeout)
         rd_kafka_error_destroy(error);
 
     } else {
-        ngx_time_update();
-        deadline = ngx_current_msec + shutdown_timeout;
-
-        while (!rd_kafka_consumer_closed(kc->rk)
-               && (ngx_msec_int_t) (deadline - ngx_current_msec) > 0)
-        {
-            ev = rd_kafka_queue_poll(kc->queue, 100);
-            if (ev) {
-                if (rd_kafka_event_type(ev) != RD_KAFKA_EVENT_FETCH) {
-                    ngx_http_kafka_log_event(kc->log, ev, &kc->health,
-                                             "consumer");
-                }
-
-                rd_kafka_event_destroy(ev);
-            }
-
-            ngx_time_update();
-        }
+        ngx_http_kafka_drain(kc->queue, shutdown_timeout, 100,
+                             ngx_http_kafka_consumer_closed,
+                             ngx_http_kafka_consumer_closing, kc);
     }
 
     rd_kafka_queue_destroy(kc->queue);
@@ -437,6 +341,30 @@ ngx_http_kafka_consumer_exit(ngx_cycle_t *cycle, ngx_msec_t shutdown_timeout)
     }
 
     ngx_log_error(NGX_LOG_INFO, cycle->log, 0, "kafka consumer stopped");
+}
+
+
+/* while closing: records are dropped, logs and errors still logged */
+
+static void
+ngx_http_kafka_consumer_closing(void *data, rd_kafka_event_t *ev)
+{
+    ngx_http_kafka_consumer_t  *kc = data;
+
+    if (rd_kafka_event_type(ev) != RD_KAFKA_EVENT_FETCH) {
+        ngx_http_kafka_log_event(kc->log, ev, &kc->health, "consumer");
+    }
+
+    rd_kafka_event_destroy(ev);
+}
+
+
+static ngx_uint_t
+ngx_http_kafka_consumer_closed(void *data)
+{
+    ngx_http_kafka_consumer_t  *kc = data;
+
+    return rd_kafka_consumer_closed(kc->rk);
 }
 
 
@@ -1067,220 +995,6 @@ ngx_http_kafka_consumer_resolve_cancel(ngx_http_kafka_resolve_t *rs)
 }
 
 
-/*
- * Runs in a thread of the pool: only librdkafka calls and plain memory,
- * nothing of nginx's.  A look-up whose requester left while it waited in
- * the pool's queue does nothing, so a worker that exits with many queued
- * look-ups does not wait for each of them.
- */
-
-static void
-ngx_http_kafka_resolve_thread(void *data, ngx_log_t *log)
-{
-    ngx_http_kafka_resolve_t  *rs = data;
-
-    int32_t                           p, n;
-    ngx_msec_t                        deadline;
-    rd_kafka_topic_t                 *rkt;
-    rd_kafka_resp_err_t               err;
-    const rd_kafka_metadata_t        *md;
-    rd_kafka_topic_partition_list_t  *list, *probe;
-
-    if (rs->canceled) {
-        rs->err = RD_KAFKA_RESP_ERR__DESTROY;
-        return;
-    }
-
-    deadline = ngx_http_kafka_resolve_clock() + rs->timeout;
-
-    if (rs->npartitions == 0) {
-        rs->step = "metadata";
-
-        rkt = rd_kafka_topic_new(rs->rk, rs->topic, NULL);
-        if (rkt == NULL) {
-            rs->err = rd_kafka_last_error();
-            return;
-        }
-
-        err = rd_kafka_metadata(rs->rk, 0, rkt, &md, (int) rs->timeout);
-
-        rd_kafka_topic_destroy(rkt);
-
-        if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-            rs->err = err;
-            return;
-        }
-
-        if (md->topic_cnt < 1) {
-            rs->err = RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
-
-        } else if (md->topics[0].err) {
-            rs->err = md->topics[0].err;
-
-        } else if (md->topics[0].partition_cnt <= 0) {
-            rs->err = RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
-
-        } else {
-            rs->npartitions = md->topics[0].partition_cnt;
-            rs->metadata = 1;
-        }
-
-        rd_kafka_metadata_destroy(md);
-
-        if (rs->err) {
-            return;
-        }
-    }
-
-    n = rs->npartitions;
-
-    rs->low = ngx_alloc(3 * n * sizeof(int64_t), log);
-    if (rs->low == NULL) {
-        rs->err = RD_KAFKA_RESP_ERR__NOENT;
-        return;
-    }
-
-    rs->high = rs->low + n;
-    rs->at = rs->high + n;
-
-    list = rd_kafka_topic_partition_list_new(n);
-    if (list == NULL) {
-        rs->err = RD_KAFKA_RESP_ERR__NOENT;
-        return;
-    }
-
-    for (p = 0; p < n; p++) {
-        rd_kafka_topic_partition_list_add(list, rs->topic, p);
-    }
-
-    rs->step = "log start offsets";
-
-    rs->err = ngx_http_kafka_resolve_offsets(rs, list,
-                                             RD_KAFKA_OFFSET_BEGINNING,
-                                             rs->low, deadline);
-    if (rs->err) {
-        goto done;
-    }
-
-    rs->step = "log end offsets";
-
-    rs->err = ngx_http_kafka_resolve_offsets(rs, list, RD_KAFKA_OFFSET_END,
-                                             rs->high, deadline);
-    if (rs->err || rs->since < 0) {
-        goto done;
-    }
-
-    rs->step = "offsets by time";
-
-    rs->err = ngx_http_kafka_resolve_offsets(rs, list, rs->since, rs->at,
-                                             deadline);
-    if (rs->err) {
-        goto done;
-    }
-
-    /*
-     * "No record at or after that time" is also the answer of a broker
-     * that cannot look offsets up by time.  Asking for time 0 in a
-     * partition that is not empty tells them apart: a broker with a time
-     * index answers with an offset.
-     */
-
-    probe = NULL;
-
-    for (p = 0; p < n; p++) {
-        if (rs->at[p] < 0 && rs->low[p] < rs->high[p]) {
-            if (probe == NULL) {
-                probe = rd_kafka_topic_partition_list_new(n);
-                if (probe == NULL) {
-                    rs->err = RD_KAFKA_RESP_ERR__NOENT;
-                    goto done;
-                }
-            }
-
-            rd_kafka_topic_partition_list_add(probe, rs->topic, p);
-        }
-    }
-
-    if (probe) {
-        rs->step = "the time index";
-
-        rs->err = ngx_http_kafka_resolve_offsets(rs, probe, 0, rs->at,
-                                                 deadline);
-
-        for (p = 0; rs->err == RD_KAFKA_RESP_ERR_NO_ERROR && p < probe->cnt;
-             p++)
-        {
-            rs->at[probe->elems[p].partition] =
-                                       (probe->elems[p].offset < 0)
-                                       ? NGX_HTTP_KAFKA_OFFSET_SCAN
-                                       : NGX_HTTP_KAFKA_OFFSET_NONE;
-        }
-
-        rd_kafka_topic_partition_list_destroy(probe);
-    }
-
-done:
-
-    rd_kafka_topic_partition_list_destroy(list);
-}
-
-
-/*
- * One ListOffsets round: "query" is a time in milliseconds, or
- * RD_KAFKA_OFFSET_BEGINNING/END for the watermarks.  The answers are
- * stored by partition into "out".
- */
-
-static rd_kafka_resp_err_t
-ngx_http_kafka_resolve_offsets(ngx_http_kafka_resolve_t *rs,
-    rd_kafka_topic_partition_list_t *list, int64_t query, int64_t *out,
-    ngx_msec_t deadline)
-{
-    int                  i;
-    ngx_msec_int_t       left;
-    rd_kafka_resp_err_t  err;
-
-    left = (ngx_msec_int_t) (deadline - ngx_http_kafka_resolve_clock());
-
-    if (left <= 0 || rs->canceled) {
-        return RD_KAFKA_RESP_ERR__TIMED_OUT;
-    }
-
-    for (i = 0; i < list->cnt; i++) {
-        list->elems[i].offset = query;
-        list->elems[i].err = RD_KAFKA_RESP_ERR_NO_ERROR;
-    }
-
-    err = rd_kafka_offsets_for_times(rs->rk, list, (int) left);
-    if (err) {
-        return err;
-    }
-
-    for (i = 0; i < list->cnt; i++) {
-        if (list->elems[i].err) {
-            return list->elems[i].err;
-        }
-
-        out[list->elems[i].partition] = list->elems[i].offset;
-    }
-
-    return RD_KAFKA_RESP_ERR_NO_ERROR;
-}
-
-
-/* the worker's cached time is not updated for other threads */
-
-static ngx_msec_t
-ngx_http_kafka_resolve_clock(void)
-{
-    struct timeval  tv;
-
-    ngx_gettimeofday(&tv);
-
-    return (ngx_msec_t) tv.tv_sec * 1000 + tv.tv_usec / 1000;
-}
-
-
 static void
 ngx_http_kafka_resolve_done(ngx_event_t *ev)
 {
@@ -1311,15 +1025,4 @@ ngx_http_kafka_resolve_done(ngx_event_t *ev)
     }
 
     ngx_http_kafka_resolve_free(rs);
-}
-
-
-static void
-ngx_http_kafka_resolve_free(ngx_http_kafka_resolve_t *rs)
-{
-    if (rs->low) {
-        ngx_free(rs->low);
-    }
-
-    ngx_free(rs);
 }

@@ -10,6 +10,8 @@
 #include <ngx_http.h>
 
 #include "ngx_http_kafka_module.h"
+#include "ngx_http_kafka_producer.h"
+#include "ngx_http_kafka_consumer.h"
 
 
 /* a librdkafka property that kafka_property may not set, and why */
@@ -30,8 +32,15 @@ static char *ngx_http_kafka_brokers(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_kafka_property(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
-static ngx_int_t ngx_http_kafka_conf_set(rd_kafka_conf_t *conf,
-    const char *name, const char *value, ngx_log_t *log);
+static rd_kafka_conf_t *ngx_http_kafka_conf_create(
+    ngx_http_kafka_main_conf_t *kmcf, ngx_uint_t role, ngx_log_t *log);
+static ngx_int_t ngx_http_kafka_conf_defaults(rd_kafka_conf_t *conf,
+    ngx_http_kafka_main_conf_t *kmcf, ngx_uint_t role, ngx_log_t *log);
+static ngx_int_t ngx_http_kafka_conf_properties(rd_kafka_conf_t *conf,
+    ngx_http_kafka_main_conf_t *kmcf, ngx_uint_t role, ngx_log_t *log,
+    ngx_uint_t *message_timeout_set);
+static ngx_int_t ngx_http_kafka_conf_message_timeout(rd_kafka_conf_t *conf,
+    ngx_http_kafka_main_conf_t *kmcf, ngx_log_t *log);
 static void ngx_http_kafka_conf_cleanup(void *data);
 static ngx_int_t ngx_http_kafka_init_process(ngx_cycle_t *cycle);
 static void ngx_http_kafka_exit_process(ngx_cycle_t *cycle);
@@ -198,20 +207,14 @@ ngx_http_kafka_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
 
 /*
- * Runs after every location is merged, so it knows whether any location
- * produces and the largest produce timeout.  The producer configuration
- * is built here, in the master, and only duplicated by the workers:
- * rd_kafka_conf_t is plain memory and survives fork(), a handle does not.
+ * Runs after every location is merged, so it knows which clients are
+ * used and the largest produce timeout.
  */
 
 static ngx_int_t
 ngx_http_kafka_postconfiguration(ngx_conf_t *cf)
 {
-    rd_kafka_t                  *rk;
-    rd_kafka_conf_t             *conf;
-    ngx_pool_cleanup_t          *cln;
     ngx_http_kafka_main_conf_t  *kmcf;
-    char                         errstr[512];
 
     kmcf = ngx_http_conf_get_module_main_conf(cf,
                                               ngx_http_kafka_gateway_module);
@@ -228,51 +231,101 @@ ngx_http_kafka_postconfiguration(ngx_conf_t *cf)
         return NGX_ERROR;
     }
 
-    if (!kmcf->producer_used) {
-        return NGX_OK;
+    if (kmcf->producer_used) {
+        kmcf->producer_conf = ngx_http_kafka_conf_new(cf, kmcf,
+                                                  NGX_HTTP_KAFKA_ROLE_PRODUCER);
+        if (kmcf->producer_conf == NULL) {
+            return NGX_ERROR;
+        }
+
+        if (ngx_http_kafka_conf_check(cf, kmcf->producer_conf,
+                                      RD_KAFKA_PRODUCER)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
     }
 
-    conf = ngx_http_kafka_conf_create(kmcf, NGX_HTTP_KAFKA_ROLE_PRODUCER,
-                                      cf->log);
+    if (kmcf->consumer_used) {
+        kmcf->consumer_conf = ngx_http_kafka_consumer_conf(cf, kmcf);
+        if (kmcf->consumer_conf == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * A client's configuration, freed with the configuration cycle's pool.
+ * It is built in the master and only duplicated by the workers:
+ * rd_kafka_conf_t is plain memory and survives fork(), a handle does not.
+ */
+
+rd_kafka_conf_t *
+ngx_http_kafka_conf_new(ngx_conf_t *cf, ngx_http_kafka_main_conf_t *kmcf,
+    ngx_uint_t role)
+{
+    rd_kafka_conf_t     *conf;
+    ngx_pool_cleanup_t  *cln;
+
+    conf = ngx_http_kafka_conf_create(kmcf, role, cf->log);
     if (conf == NULL) {
-        return NGX_ERROR;
+        return NULL;
     }
 
     cln = ngx_pool_cleanup_add(cf->pool, 0);
     if (cln == NULL) {
         rd_kafka_conf_destroy(conf);
-        return NGX_ERROR;
+        return NULL;
     }
 
     cln->handler = ngx_http_kafka_conf_cleanup;
     cln->data = conf;
 
-    kmcf->producer_conf = conf;
+    return conf;
+}
 
-    /*
-     * Some settings are only checked together, when a handle is created
-     * (e.g. "acks" against "enable.idempotence").  "nginx -t" exits right
-     * after parsing, so creating a throwaway handle there is harmless and
-     * reports such errors before a reload; a master that goes on to fork
-     * never creates one.
-     */
 
-    if (ngx_test_config) {
-        conf = rd_kafka_conf_dup(kmcf->producer_conf);
-        if (conf == NULL) {
-            return NGX_ERROR;
-        }
+/*
+ * Some settings are only checked together, when a handle is created
+ * (e.g. "acks" against "enable.idempotence").  "nginx -t" exits right
+ * after parsing, so creating a throwaway handle there is harmless and
+ * reports such errors before a reload; a master that goes on to fork
+ * never creates one.
+ */
 
-        rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
-        if (rk == NULL) {
-            rd_kafka_conf_destroy(conf);
-            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                          "invalid kafka producer configuration: %s", errstr);
-            return NGX_ERROR;
-        }
+ngx_int_t
+ngx_http_kafka_conf_check(ngx_conf_t *cf, rd_kafka_conf_t *conf,
+    rd_kafka_type_t type)
+{
+    char              errstr[512];
+    rd_kafka_t       *rk;
+    rd_kafka_conf_t  *test;
 
-        rd_kafka_destroy(rk);
+    if (!ngx_test_config) {
+        return NGX_OK;
     }
+
+    test = rd_kafka_conf_dup(conf);
+    if (test == NULL) {
+        return NGX_ERROR;
+    }
+
+    rk = rd_kafka_new(type, test, errstr, sizeof(errstr));
+    if (rk == NULL) {
+        rd_kafka_conf_destroy(test);
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "invalid kafka %s configuration: %s",
+                      (type == RD_KAFKA_PRODUCER) ? "producer" : "consumer",
+                      errstr);
+        return NGX_ERROR;
+    }
+
+    /* a consumer that never joined its group has nothing to close */
+
+    rd_kafka_destroy_flags(rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
 
     return NGX_OK;
 }
@@ -475,15 +528,12 @@ ngx_http_kafka_property(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
  * so any default can be overridden.  Callbacks are set by the worker.
  */
 
-rd_kafka_conf_t *
+static rd_kafka_conf_t *
 ngx_http_kafka_conf_create(ngx_http_kafka_main_conf_t *kmcf, ngx_uint_t role,
     ngx_log_t *log)
 {
-    u_char                      buf[NGX_INT_T_LEN + 1], *brokers;
-    ngx_msec_t                  timeout;
-    ngx_uint_t                  i, message_timeout_set;
-    rd_kafka_conf_t            *conf;
-    ngx_http_kafka_property_t  *prop;
+    ngx_uint_t        message_timeout_set;
+    rd_kafka_conf_t  *conf;
 
     conf = rd_kafka_conf_new();
     if (conf == NULL) {
@@ -491,113 +541,19 @@ ngx_http_kafka_conf_create(ngx_http_kafka_main_conf_t *kmcf, ngx_uint_t role,
         return NULL;
     }
 
-    brokers = ngx_alloc(kmcf->brokers.len + 1, log);
-    if (brokers == NULL) {
-        goto failed;
-    }
-
-    (void) ngx_cpystrn(brokers, kmcf->brokers.data, kmcf->brokers.len + 1);
-
-    if (ngx_http_kafka_conf_set(conf, "bootstrap.servers", (char *) brokers,
-                                log)
-        != NGX_OK)
-    {
-        ngx_free(brokers);
-        goto failed;
-    }
-
-    ngx_free(brokers);
-
-    if (ngx_http_kafka_conf_set(conf, "client.id", "nginx-kafka-gateway", log)
-        != NGX_OK
-        || ngx_http_kafka_conf_set(conf, "log.queue", "true", log) != NGX_OK)
+    if (ngx_http_kafka_conf_defaults(conf, kmcf, role, log) != NGX_OK
+        || ngx_http_kafka_conf_properties(conf, kmcf, role, log,
+                                          &message_timeout_set)
+           != NGX_OK)
     {
         goto failed;
     }
-
-    if (role == NGX_HTTP_KAFKA_ROLE_PRODUCER) {
-
-        /*
-         * linger.ms: librdkafka waits 5 ms by default for a batch to fill.
-         * Every HTTP request waits for its ack, so that wait is paid by
-         * each request and caps a connection at 200 requests/s; under load
-         * batches fill while earlier ones are in flight anyway.  0.5 ms
-         * measured best on loopback (bench/): 0 sends tiny batches at a
-         * high CPU cost, 1 and more only add latency.
-         */
-
-        if (ngx_http_kafka_conf_set(conf, "enable.idempotence", "true", log)
-            != NGX_OK
-            || ngx_http_kafka_conf_set(conf, "acks", "all", log) != NGX_OK
-            || ngx_http_kafka_conf_set(conf, "linger.ms", "0.5", log)
-               != NGX_OK)
-        {
-            goto failed;
-        }
-
-    } else {
-        if (ngx_http_kafka_conf_set(conf, "enable.auto.commit", "false", log)
-            != NGX_OK
-            || ngx_http_kafka_conf_set(conf, "enable.auto.offset.store",
-                                       "false", log)
-               != NGX_OK)
-        {
-            goto failed;
-        }
-    }
-
-    message_timeout_set = 0;
-
-    if (kmcf->properties) {
-        prop = kmcf->properties->elts;
-
-        for (i = 0; i < kmcf->properties->nelts; i++) {
-            if (prop[i].role != NGX_HTTP_KAFKA_ROLE_ANY
-                && prop[i].role != role)
-            {
-                continue;
-            }
-
-            if (ngx_strcmp(prop[i].name.data, "message.timeout.ms") == 0
-                || ngx_strcmp(prop[i].name.data, "delivery.timeout.ms") == 0)
-            {
-                message_timeout_set = 1;
-            }
-
-            if (ngx_http_kafka_conf_set(conf, (char *) prop[i].name.data,
-                                        (char *) prop[i].value.data, log)
-                != NGX_OK)
-            {
-                goto failed;
-            }
-        }
-    }
-
-    /*
-     * librdkafka gives up on a message after message.timeout.ms and reports
-     * whether it may have been written.  Unless set explicitly, it ends a
-     * second before the longest kafka_produce_timeout, so that report, not
-     * the request's own timer, usually decides the answer.
-     */
 
     if (role == NGX_HTTP_KAFKA_ROLE_PRODUCER && !message_timeout_set
-        && kmcf->produce_timeout_max)
+        && kmcf->produce_timeout_max
+        && ngx_http_kafka_conf_message_timeout(conf, kmcf, log) != NGX_OK)
     {
-        timeout = kmcf->produce_timeout_max;
-        timeout = (timeout > 2000) ? timeout - 1000 : timeout / 2;
-
-        if (timeout == 0) {
-            timeout = 1;
-        }
-
-        *ngx_sprintf(buf, "%M", timeout) = '\0';
-
-        if (ngx_http_kafka_conf_set(conf, "message.timeout.ms", (char *) buf,
-                                    log)
-            != NGX_OK)
-        {
-            goto failed;
-        }
+        goto failed;
     }
 
     return conf;
@@ -609,7 +565,142 @@ failed:
 }
 
 
+/* the brokers and the module's own defaults, which properties override */
+
 static ngx_int_t
+ngx_http_kafka_conf_defaults(rd_kafka_conf_t *conf,
+    ngx_http_kafka_main_conf_t *kmcf, ngx_uint_t role, ngx_log_t *log)
+{
+    u_char     *brokers;
+    ngx_int_t   rc;
+
+    brokers = ngx_alloc(kmcf->brokers.len + 1, log);
+    if (brokers == NULL) {
+        return NGX_ERROR;
+    }
+
+    (void) ngx_cpystrn(brokers, kmcf->brokers.data, kmcf->brokers.len + 1);
+
+    rc = ngx_http_kafka_conf_set(conf, "bootstrap.servers", (char *) brokers,
+                                 log);
+
+    ngx_free(brokers);
+
+    if (rc != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_kafka_conf_set(conf, "client.id", "nginx-kafka-gateway", log)
+        != NGX_OK
+        || ngx_http_kafka_conf_set(conf, "log.queue", "true", log) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (role != NGX_HTTP_KAFKA_ROLE_PRODUCER) {
+        if (ngx_http_kafka_conf_set(conf, "enable.auto.commit", "false", log)
+            != NGX_OK
+            || ngx_http_kafka_conf_set(conf, "enable.auto.offset.store",
+                                       "false", log)
+               != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        return NGX_OK;
+    }
+
+    /*
+     * linger.ms: librdkafka waits 5 ms by default for a batch to fill.
+     * Every HTTP request waits for its ack, so that wait is paid by
+     * each request and caps a connection at 200 requests/s; under load
+     * batches fill while earlier ones are in flight anyway.  0.5 ms
+     * measured best on loopback (bench/): 0 sends tiny batches at a
+     * high CPU cost, 1 and more only add latency.
+     */
+
+    if (ngx_http_kafka_conf_set(conf, "enable.idempotence", "true", log)
+        != NGX_OK
+        || ngx_http_kafka_conf_set(conf, "acks", "all", log) != NGX_OK
+        || ngx_http_kafka_conf_set(conf, "linger.ms", "0.5", log) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/* kafka_property and the role's own kafka_*_property, in their order */
+
+static ngx_int_t
+ngx_http_kafka_conf_properties(rd_kafka_conf_t *conf,
+    ngx_http_kafka_main_conf_t *kmcf, ngx_uint_t role, ngx_log_t *log,
+    ngx_uint_t *message_timeout_set)
+{
+    ngx_uint_t                  i;
+    ngx_http_kafka_property_t  *prop;
+
+    *message_timeout_set = 0;
+
+    if (kmcf->properties == NULL) {
+        return NGX_OK;
+    }
+
+    prop = kmcf->properties->elts;
+
+    for (i = 0; i < kmcf->properties->nelts; i++) {
+        if (prop[i].role != NGX_HTTP_KAFKA_ROLE_ANY && prop[i].role != role) {
+            continue;
+        }
+
+        if (ngx_strcmp(prop[i].name.data, "message.timeout.ms") == 0
+            || ngx_strcmp(prop[i].name.data, "delivery.timeout.ms") == 0)
+        {
+            *message_timeout_set = 1;
+        }
+
+        if (ngx_http_kafka_conf_set(conf, (char *) prop[i].name.data,
+                                    (char *) prop[i].value.data, log)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * librdkafka gives up on a message after message.timeout.ms and reports
+ * whether it may have been written.  Unless set explicitly, it ends a
+ * second before the longest kafka_produce_timeout, so that report, not
+ * the request's own timer, usually decides the answer.
+ */
+
+static ngx_int_t
+ngx_http_kafka_conf_message_timeout(rd_kafka_conf_t *conf,
+    ngx_http_kafka_main_conf_t *kmcf, ngx_log_t *log)
+{
+    u_char      buf[NGX_INT_T_LEN + 1];
+    ngx_msec_t  timeout;
+
+    timeout = kmcf->produce_timeout_max;
+    timeout = (timeout > 2000) ? timeout - 1000 : timeout / 2;
+
+    if (timeout == 0) {
+        timeout = 1;
+    }
+
+    *ngx_sprintf(buf, "%M", timeout) = '\0';
+
+    return ngx_http_kafka_conf_set(conf, "message.timeout.ms", (char *) buf,
+                                   log);
+}
+
+
+ngx_int_t
 ngx_http_kafka_conf_set(rd_kafka_conf_t *conf, const char *name,
     const char *value, ngx_log_t *log)
 {
@@ -628,6 +719,12 @@ ngx_http_kafka_conf_set(rd_kafka_conf_t *conf, const char *name,
 }
 
 
+/*
+ * The worker's clients: the producer, then the consumer (whose SSE side
+ * starts in ngx_http_kafka_sse_module's init_process, after this one).
+ * They stop in the same order: the producer's reports drain first.
+ */
+
 static ngx_int_t
 ngx_http_kafka_init_process(ngx_cycle_t *cycle)
 {
@@ -641,11 +738,23 @@ ngx_http_kafka_init_process(ngx_cycle_t *cycle)
 
     kmcf = ngx_http_cycle_get_module_main_conf(cycle,
                                                ngx_http_kafka_gateway_module);
-    if (kmcf == NULL || kmcf->producer_conf == NULL) {
+    if (kmcf == NULL) {
         return NGX_OK;
     }
 
-    return ngx_http_kafka_producer_init(cycle, kmcf);
+    if (kmcf->producer_conf
+        && ngx_http_kafka_producer_init(cycle, kmcf) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (kmcf->consumer_conf
+        && ngx_http_kafka_consumer_init(cycle, kmcf->consumer_conf) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
 }
 
 
@@ -661,4 +770,5 @@ ngx_http_kafka_exit_process(ngx_cycle_t *cycle)
     }
 
     ngx_http_kafka_producer_exit(cycle, kmcf);
+    ngx_http_kafka_consumer_exit(cycle, kmcf->shutdown_timeout);
 }

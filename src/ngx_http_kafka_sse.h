@@ -14,121 +14,183 @@
 #include <ngx_http.h>
 
 #include "ngx_http_kafka_module.h"
+#include "ngx_http_kafka_consumer.h"
 
 
 /*
- * The consumer side (ngx_http_kafka_consumer.c) and the SSE side
- * (ngx_http_kafka_sse.c) meet here: a subscriber reads every partition of
- * one topic from its own positions, and the consumer calls its handler
- * once for each record at or after the subscriber's position.
+ * What the SSE files share: the configuration and the client's context
+ * (ngx_http_kafka_sse_module.c: directives, content handler, lifecycle),
+ * resume ids and "since" (ngx_http_kafka_position.c), record formatting
+ * (ngx_http_kafka_sse_format.c) and output with back-pressure
+ * (ngx_http_kafka_sse_output.c).
  */
 
-typedef struct ngx_http_kafka_topic_s    ngx_http_kafka_topic_t;
-typedef struct ngx_http_kafka_sub_s      ngx_http_kafka_sub_t;
-typedef struct ngx_http_kafka_record_s   ngx_http_kafka_record_t;
-typedef struct ngx_http_kafka_resolve_s  ngx_http_kafka_resolve_t;
 
-/* NGX_OK: taken (or filtered out); NGX_DECLINED: not now, keep the position */
-typedef ngx_int_t (*ngx_http_kafka_record_pt)(ngx_http_kafka_sub_t *sub,
-    ngx_http_kafka_record_t *rec);
-typedef void (*ngx_http_kafka_resolve_pt)(ngx_http_kafka_resolve_t *rs);
+#define NGX_HTTP_KAFKA_SSE_VALUE        0
+#define NGX_HTTP_KAFKA_SSE_JSON         1
 
+#define NGX_HTTP_KAFKA_SSE_LATEST       0
+#define NGX_HTTP_KAFKA_SSE_EARLIEST     1
 
-/* how many differently formatted copies of one record are shared */
-#define NGX_HTTP_KAFKA_RECORD_SHARED   4
+#define NGX_HTTP_KAFKA_SSE_RESOLVING    0
+#define NGX_HTTP_KAFKA_SSE_STREAMING    1
+#define NGX_HTTP_KAFKA_SSE_CLOSING      2
 
+/* unused output pieces a client keeps for reuse */
+#define NGX_HTTP_KAFKA_SSE_FREE_MAX     4
 
-/*
- * One record during its fan-out.  "shared" holds the record formatted for
- * the subscribers that asked so far; whoever fills it sets "release",
- * which the consumer calls when the fan-out is over.
- */
+/* "p:offset," in an id */
+#define NGX_HTTP_KAFKA_SSE_ID_PART_LEN  (NGX_INT32_LEN + NGX_INT64_LEN + 2)
 
-struct ngx_http_kafka_record_s {
-    const rd_kafka_message_t         *msg;
-    ngx_str_t                        *topic;
+/* room for a short comment (": ping\n") in front of an id line */
+#define NGX_HTTP_KAFKA_SSE_COMMENT_LEN  64
 
-    void                             *shared[NGX_HTTP_KAFKA_RECORD_SHARED];
-    ngx_uint_t                        nshared;
-    void                            (*release)(ngx_http_kafka_record_t *rec);
-};
+/* a paused client that takes nothing for this long is closed */
+#define NGX_HTTP_KAFKA_SSE_STALL        5000
+
+#define NGX_HTTP_KAFKA_SSE_MAX_PARTITIONS  100000
+#define NGX_HTTP_KAFKA_SSE_MAX_OFFSET      0x7fffffffffffffffLL
 
 
-struct ngx_http_kafka_sub_s {
-    ngx_queue_t                       queue;       /* in the topic's list */
-    ngx_http_kafka_topic_t           *topic;
-
-    /*
-     * next[p]: the offset of the next record of partition p that the
-     * subscriber wants; the consumer advances it past every record the
-     * handler takes, including those the handler filters out.
-     */
-    int64_t                          *next;
-    int32_t                           npartitions;
-
-    ngx_http_kafka_record_pt          handler;
-    void                             *data;
-};
-
-
-/*
- * A look-up for a new subscriber, run in a thread pool because every
- * step is a blocking librdkafka call: the partition count (metadata), the
- * first and the next offset of every partition (low and high watermarks)
- * and, if "since" is not -1, the first offset at or after that time.
- */
-
-#define NGX_HTTP_KAFKA_OFFSET_NONE     -1    /* at[p]: no such record */
-#define NGX_HTTP_KAFKA_OFFSET_SCAN     -2    /* at[p]: no time index */
-
-struct ngx_http_kafka_resolve_s {
-    ngx_queue_t                       queue;       /* posted look-ups */
-    ngx_thread_task_t                 task;
-
-    /* the requester; "data" is NULL once it has gone */
-    ngx_http_kafka_resolve_pt         handler;
-    void                             *data;
-
-    /* read by the thread */
-    rd_kafka_t                       *rk;
-    char                             *topic;
-    int64_t                           since;
+typedef struct {
+    ngx_http_complex_value_t         *topic;
+    ngx_uint_t                        start;
+    ngx_msec_t                        heartbeat;
+    ngx_uint_t                        format;
+    ngx_http_complex_value_t         *filter_key;
+    size_t                            buffer;
+    ngx_str_t                         event;
+    ngx_msec_t                        retry;
     ngx_msec_t                        timeout;
-    volatile ngx_uint_t               canceled;
+    ngx_str_t                         thread_pool_name;
+    ngx_thread_pool_t                *thread_pool;
+} ngx_http_kafka_sse_loc_conf_t;
 
-    /* written by the thread, read after completion */
-    int32_t                           npartitions;
-    int64_t                          *low;
-    int64_t                          *high;
-    int64_t                          *at;
-    rd_kafka_resp_err_t               err;
-    const char                       *step;
-    unsigned                          metadata:1;
+
+/* a record formatted once, shared by reference */
+typedef struct {
+    ngx_uint_t                        refs;
+    ngx_uint_t                        format;
+    ngx_str_t                         event;     /* during the fan-out */
+    size_t                            len;
+    u_char                            data[1];
+} ngx_http_kafka_sse_msg_t;
+
+
+/*
+ * One piece of a client's output: a shared record (buf[0], optional)
+ * followed by the client's own bytes (buf[1]: its "id:" line, or a
+ * comment).
+ */
+
+typedef struct ngx_http_kafka_sse_out_s  ngx_http_kafka_sse_out_t;
+
+struct ngx_http_kafka_sse_out_s {
+    ngx_http_kafka_sse_out_t         *next;
+    ngx_http_kafka_sse_msg_t         *msg;
+    size_t                            len;       /* bytes of both buffers */
+    size_t                            size;      /* room in data[] */
+    ngx_chain_t                       cl[2];
+    ngx_buf_t                         buf[2];
+    u_char                            data[1];
 };
 
 
-extern ngx_module_t  ngx_http_kafka_sse_module;
+typedef struct {
+    int32_t                           partition;
+    int64_t                           offset;
+} ngx_http_kafka_sse_pos_t;
 
 
-/* ngx_http_kafka_consumer.c */
-rd_kafka_conf_t *ngx_http_kafka_consumer_conf(ngx_conf_t *cf,
-    ngx_http_kafka_main_conf_t *kmcf);
-ngx_int_t ngx_http_kafka_consumer_init(ngx_cycle_t *cycle,
-    rd_kafka_conf_t *conf);
-void ngx_http_kafka_consumer_exit(ngx_cycle_t *cycle,
-    ngx_msec_t shutdown_timeout);
-ngx_uint_t ngx_http_kafka_consumer_running(void);
+typedef struct {
+    ngx_http_request_t               *request;
+    ngx_http_kafka_sse_loc_conf_t    *conf;
+    ngx_http_kafka_sub_t              sub;
+    ngx_http_kafka_resolve_t         *resolve;
 
-ngx_http_kafka_resolve_t *ngx_http_kafka_consumer_resolve(ngx_str_t *topic,
-    int64_t since, ngx_msec_t timeout, ngx_thread_pool_t *tp,
-    ngx_http_kafka_resolve_pt handler, void *data, ngx_log_t *log);
-void ngx_http_kafka_consumer_resolve_cancel(ngx_http_kafka_resolve_t *rs);
+    ngx_str_t                         topic;     /* NUL-terminated */
+    ngx_str_t                         event;
+    ngx_str_t                         key;
 
-ngx_int_t ngx_http_kafka_consumer_subscribe(ngx_http_kafka_sub_t *sub,
-    ngx_str_t *topic, ngx_log_t *log);
-void ngx_http_kafka_consumer_unsubscribe(ngx_http_kafka_sub_t *sub);
-void ngx_http_kafka_consumer_rewind(ngx_http_kafka_sub_t *sub,
-    ngx_log_t *log);
+    /* from the resume id: partitions in ascending order */
+    ngx_http_kafka_sse_pos_t         *resume;
+    ngx_uint_t                        nresume;
+
+    int64_t                           since;
+    u_char                           *skipping;  /* [partition]: before */
+
+    ngx_queue_t                       queue;     /* the worker's clients */
+    ngx_queue_t                       flush;     /* clients to push */
+
+    ngx_http_kafka_sse_out_t         *pending;
+    ngx_http_kafka_sse_out_t        **pending_last;
+    ngx_http_kafka_sse_out_t         *busy;
+    ngx_http_kafka_sse_out_t        **busy_last;
+    ngx_http_kafka_sse_out_t         *free;
+    ngx_uint_t                        nfree;
+    size_t                            queued;
+    size_t                            piece_size;
+
+    ngx_event_t                       heartbeat;
+    ngx_msec_t                        last_output;
+    ngx_msec_t                        paused_since;
+    ngx_uint_t                        pieces;
+
+    ngx_uint_t                        state;
+    const char                       *close_reason;
+
+    unsigned                          in_flush:1;
+    unsigned                          id_stale:1;
+    unsigned                          paused:1;
+    unsigned                          overflow:1;
+    unsigned                          filter:1;
+    unsigned                          subscribed:1;
+    unsigned                          listed:1;
+} ngx_http_kafka_sse_ctx_t;
+
+
+typedef struct {
+    ngx_queue_t                       clients;
+    ngx_queue_t                       flush;
+    ngx_event_t                       flush_event;
+    ngx_connection_t                 *exit_hook;
+    ngx_uint_t                        running;
+} ngx_http_kafka_sse_worker_t;
+
+
+extern ngx_http_kafka_sse_worker_t  ngx_http_kafka_sse_worker;
+
+
+/* ngx_http_kafka_sse_module.c */
+void ngx_http_kafka_sse_close(ngx_http_kafka_sse_ctx_t *ctx,
+    const char *reason);
+
+/* ngx_http_kafka_position.c */
+ngx_int_t ngx_http_kafka_sse_position(ngx_http_request_t *r,
+    ngx_http_kafka_sse_ctx_t *ctx);
+u_char *ngx_http_kafka_sse_write_id(u_char *p,
+    ngx_http_kafka_sse_ctx_t *ctx);
+u_char *ngx_http_kafka_sse_start_positions(ngx_http_request_t *r,
+    ngx_http_kafka_sse_ctx_t *ctx, ngx_http_kafka_resolve_t *rs, u_char *p,
+    u_char *last);
+
+/* ngx_http_kafka_sse_format.c */
+ngx_int_t ngx_http_kafka_sse_record(ngx_http_kafka_sub_t *sub,
+    ngx_http_kafka_record_t *rec);
+void ngx_http_kafka_sse_msg_unref(ngx_http_kafka_sse_msg_t *m);
+
+/* ngx_http_kafka_sse_output.c */
+ngx_http_kafka_sse_out_t *ngx_http_kafka_sse_out(
+    ngx_http_kafka_sse_ctx_t *ctx, size_t size);
+void ngx_http_kafka_sse_append(ngx_http_kafka_sse_ctx_t *ctx,
+    ngx_http_kafka_sse_out_t *out, u_char *last);
+void ngx_http_kafka_sse_schedule(ngx_http_kafka_sse_ctx_t *ctx);
+ngx_int_t ngx_http_kafka_sse_output(ngx_http_kafka_sse_ctx_t *ctx);
+void ngx_http_kafka_sse_out_free(ngx_http_kafka_sse_ctx_t *ctx,
+    ngx_http_kafka_sse_out_t *out);
+void ngx_http_kafka_sse_flush_handler(ngx_event_t *ev);
+void ngx_http_kafka_sse_write_handler(ngx_http_request_t *r);
+void ngx_http_kafka_sse_heartbeat_handler(ngx_event_t *ev);
 
 
 #endif /* _NGX_HTTP_KAFKA_SSE_H_INCLUDED_ */

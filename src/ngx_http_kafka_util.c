@@ -10,6 +10,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_kafka_module.h"
+#include "ngx_http_kafka_rest.h"
 
 
 #define NGX_HTTP_KAFKA_ERROR_MESSAGE_LEN  1024
@@ -92,13 +93,16 @@ ngx_http_kafka_topic_refuse(ngx_http_request_t *r, ngx_str_t *topic)
     }
 
     if (ngx_http_kafka_topic_valid(topic) == NGX_OK) {
-        return ngx_http_kafka_send_error(r, NGX_HTTP_BAD_REQUEST, 40001,
-                   "topic \"%V\" is internal to Kafka", topic);
+        return ngx_http_kafka_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                         NGX_HTTP_KAFKA_REST_TOPIC_INVALID,
+                                         "topic \"%V\" is internal to Kafka",
+                                         topic);
     }
 
-    return ngx_http_kafka_send_error(r, NGX_HTTP_BAD_REQUEST, 40001,
-               "invalid topic name \"%V\": 1 to 249 characters of "
-               "a-z, A-Z, 0-9, \".\", \"_\", \"-\"", topic);
+    return ngx_http_kafka_send_error(r, NGX_HTTP_BAD_REQUEST,
+        NGX_HTTP_KAFKA_REST_TOPIC_INVALID,
+        "invalid topic name \"%V\": 1 to 249 characters of "
+        "a-z, A-Z, 0-9, \".\", \"_\", \"-\"", topic);
 }
 
 
@@ -409,4 +413,25 @@ ngx_http_kafka_header_add(ngx_http_request_t *r, char *key, ngx_str_t *value)
 #endif
 
     return h;
+}
+
+
+/*
+ * The post handler of ngx_conf_set_msec_slot and ngx_conf_set_size_slot:
+ * ngx_msec_t is an ngx_uint_t and size_t is as wide, as nginx's own
+ * ngx_conf_check_num_bounds() reads an ngx_int_t.
+ */
+
+char *
+ngx_http_kafka_check_bounds(ngx_conf_t *cf, void *post, void *data)
+{
+    ngx_http_kafka_bounds_t  *b = post;
+    ngx_uint_t               *value = data;
+
+    if (*value < b->min || *value > b->max) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "%s", b->error);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
 }

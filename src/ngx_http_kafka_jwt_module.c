@@ -12,16 +12,10 @@
 #include <jansson.h>
 #include <jwt.h>
 
-#include <openssl/bio.h>
-#include <openssl/err.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
-#include <openssl/x509.h>
-#if (OPENSSL_VERSION_NUMBER < 0x30000000L)
-#include <openssl/ec.h>
-#endif
-
 #include "ngx_http_kafka_module.h"
+#include "ngx_http_kafka_rest.h"
+#include "ngx_http_kafka_jwt.h"
+#include "ngx_http_kafka_acl.h"
 
 
 /*
@@ -56,56 +50,6 @@
  */
 
 
-#define NGX_HTTP_KAFKA_JWT_KEY_AUTO    0
-#define NGX_HTTP_KAFKA_JWT_KEY_HMAC    1
-#define NGX_HTTP_KAFKA_JWT_KEY_RSA     2
-#define NGX_HTTP_KAFKA_JWT_KEY_EC      3
-
-/* RFC 7518 3.2: an HMAC key at least as long as the hash output */
-#define NGX_HTTP_KAFKA_JWT_HMAC_MIN    32
-#define NGX_HTTP_KAFKA_JWT_RSA_MIN     2048
-#define NGX_HTTP_KAFKA_JWT_KEY_MAX     65536
-
-
-typedef struct {
-    ngx_uint_t                  type;
-
-    /* for an EC key, the one algorithm its curve signs */
-    jwt_alg_t                   ec_alg;
-
-    /* the secret, or the public key re-encoded as a PEM "PUBLIC KEY" */
-    u_char                     *data;
-    size_t                      len;
-} ngx_http_kafka_jwt_key_t;
-
-
-typedef struct {
-    ngx_http_complex_value_t   *realm;
-    ngx_http_complex_value_t   *token;
-    ngx_str_t                   key_file;
-    ngx_uint_t                  key_type;
-    ngx_http_kafka_jwt_key_t   *key;
-    time_t                      leeway;
-    ngx_array_t                *issuers;       /* ngx_str_t */
-    ngx_array_t                *audiences;     /* ngx_str_t */
-    ngx_flag_t                  require_exp;
-    size_t                      max_size;
-
-    ngx_str_t                   acl_claim;
-    ngx_http_complex_value_t   *acl_topic;
-} ngx_http_kafka_jwt_loc_conf_t;
-
-
-typedef struct {
-    /* a verified token's header and claims, or NULL */
-    json_t                     *header;
-    json_t                     *payload;
-
-    /* the access decision once made: NGX_OK or an HTTP status */
-    ngx_int_t                   status;
-} ngx_http_kafka_jwt_ctx_t;
-
-
 typedef struct {
     ngx_str_t                   name;
     jwt_alg_t                   alg;
@@ -120,6 +64,11 @@ static ngx_int_t ngx_http_kafka_jwt_get_token(ngx_http_request_t *r,
 static const char *ngx_http_kafka_jwt_verify(ngx_http_request_t *r,
     ngx_http_kafka_jwt_loc_conf_t *jlcf, ngx_str_t *token,
     ngx_http_kafka_jwt_ctx_t *ctx);
+static const char *ngx_http_kafka_jwt_check_shape(
+    ngx_http_kafka_jwt_loc_conf_t *jlcf, ngx_str_t *token, u_char **dot);
+static const char *ngx_http_kafka_jwt_check_signature(ngx_http_request_t *r,
+    ngx_http_kafka_jwt_loc_conf_t *jlcf, ngx_str_t *token, jwt_alg_t alg,
+    ngx_http_kafka_jwt_ctx_t *ctx);
 static json_t *ngx_http_kafka_jwt_decode_segment(ngx_http_request_t *r,
     u_char *data, size_t len);
 static const char *ngx_http_kafka_jwt_check_alg(
@@ -131,40 +80,19 @@ static ngx_int_t ngx_http_kafka_jwt_match_string(json_t *value,
 static ngx_int_t ngx_http_kafka_jwt_reject(ngx_http_request_t *r,
     ngx_http_kafka_jwt_loc_conf_t *jlcf, ngx_str_t *realm,
     const char *reason);
-static ngx_int_t ngx_http_kafka_jwt_error_page(ngx_http_request_t *r,
-    ngx_uint_t status);
+static ngx_int_t ngx_http_kafka_jwt_challenge(ngx_http_request_t *r,
+    ngx_str_t *realm, const char *reason);
 static ngx_http_kafka_jwt_ctx_t *ngx_http_kafka_jwt_get_ctx(
     ngx_http_request_t *r);
 static void ngx_http_kafka_jwt_cleanup(void *data);
-
-static ngx_int_t ngx_http_kafka_jwt_acl_allows(ngx_http_request_t *r,
-    ngx_http_kafka_jwt_loc_conf_t *jlcf, ngx_str_t *topic,
-    ngx_uint_t action);
-static ngx_int_t ngx_http_kafka_jwt_acl_grants(u_char *p, u_char *last,
-    ngx_str_t *topic, ngx_uint_t action);
-static ngx_int_t ngx_http_kafka_jwt_acl_grant(u_char *p, u_char *last,
-    ngx_str_t *topic, ngx_uint_t action);
-static ngx_int_t ngx_http_kafka_jwt_glob(u_char *p, u_char *plast,
-    u_char *s, u_char *slast);
-
 static ngx_int_t ngx_http_kafka_jwt_add_variables(ngx_conf_t *cf);
 static ngx_int_t ngx_http_kafka_jwt_claim_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_kafka_jwt_json_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, json_t *object, u_char *name, size_t len);
-static ngx_int_t ngx_http_kafka_jwt_acl_variable(ngx_http_request_t *r,
-    ngx_http_variable_value_t *v, uintptr_t data);
-
 static void *ngx_http_kafka_jwt_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_kafka_jwt_merge_loc_conf(ngx_conf_t *cf,
     void *parent, void *child);
-static ngx_http_kafka_jwt_key_t *ngx_http_kafka_jwt_load_key(ngx_conf_t *cf,
-    ngx_str_t *file, ngx_uint_t type);
-static ngx_int_t ngx_http_kafka_jwt_read_file(ngx_conf_t *cf,
-    ngx_str_t *name, ngx_str_t *content);
-static ngx_int_t ngx_http_kafka_jwt_load_public_key(ngx_conf_t *cf,
-    ngx_str_t *file, ngx_str_t *pem, ngx_http_kafka_jwt_key_t *key);
-static void ngx_http_kafka_jwt_key_cleanup(void *data);
 static ngx_int_t ngx_http_kafka_jwt_init(ngx_conf_t *cf);
 
 
@@ -454,12 +382,88 @@ ngx_http_kafka_jwt_verify(ngx_http_request_t *r,
     ngx_http_kafka_jwt_loc_conf_t *jlcf, ngx_str_t *token,
     ngx_http_kafka_jwt_ctx_t *ctx)
 {
-    u_char      *p, *last, *dot[2], *s;
-    jwt_t       *jwt;
+    u_char      *dot[2];
     json_t      *header, *payload;
     jwt_alg_t    alg;
-    ngx_uint_t   ndots;
     const char  *reason;
+
+    reason = ngx_http_kafka_jwt_check_shape(jlcf, token, dot);
+    if (reason) {
+        return reason;
+    }
+
+    header = NULL;
+    payload = NULL;
+
+    header = ngx_http_kafka_jwt_decode_segment(r, token->data,
+                                               dot[0] - token->data);
+    if (header == NULL) {
+        reason = "the token header is not a JSON object";
+        goto failed;
+    }
+
+    reason = ngx_http_kafka_jwt_check_alg(jlcf->key, header, &alg);
+    if (reason) {
+        goto failed;
+    }
+
+    payload = ngx_http_kafka_jwt_decode_segment(r, dot[0] + 1,
+                                                dot[1] - dot[0] - 1);
+    if (payload == NULL) {
+        reason = "the token payload is not a JSON object";
+        goto failed;
+    }
+
+    reason = ngx_http_kafka_jwt_check_signature(r, jlcf, token, alg, ctx);
+    if (reason) {
+        goto failed;
+    }
+
+    reason = ngx_http_kafka_jwt_check_claims(jlcf, payload);
+    if (reason) {
+        goto failed;
+    }
+
+    /* a token verified earlier in this request (before a redirect) */
+
+    if (ctx->header) {
+        json_decref(ctx->header);
+    }
+
+    if (ctx->payload) {
+        json_decref(ctx->payload);
+    }
+
+    ctx->header = header;
+    ctx->payload = payload;
+
+    return NULL;
+
+failed:
+
+    if (header) {
+        json_decref(header);
+    }
+
+    if (payload) {
+        json_decref(payload);
+    }
+
+    return reason;
+}
+
+
+/*
+ * Step 1: the size, and three non-empty base64url segments, none of a
+ * length base64 cannot have; "dot" gets the two separators.
+ */
+
+static const char *
+ngx_http_kafka_jwt_check_shape(ngx_http_kafka_jwt_loc_conf_t *jlcf,
+    ngx_str_t *token, u_char **dot)
+{
+    u_char      *p, *last;
+    ngx_uint_t   ndots;
 
     static u_char  b64url[] =
         "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -488,8 +492,6 @@ ngx_http_kafka_jwt_verify(ngx_http_request_t *r,
         }
     }
 
-    /* three non-empty segments, none of a length base64 cannot have */
-
     if (ndots != 2
         || dot[0] == token->data
         || dot[1] == dot[0] + 1
@@ -501,31 +503,27 @@ ngx_http_kafka_jwt_verify(ngx_http_request_t *r,
         return "the token is malformed";
     }
 
-    header = NULL;
-    payload = NULL;
+    return NULL;
+}
 
-    header = ngx_http_kafka_jwt_decode_segment(r, token->data,
-                                               dot[0] - token->data);
-    if (header == NULL) {
-        reason = "the token header is not a JSON object";
-        goto failed;
-    }
 
-    reason = ngx_http_kafka_jwt_check_alg(jlcf->key, header, &alg);
-    if (reason) {
-        goto failed;
-    }
+/*
+ * Step 4: libjwt checks the signature over the same encoded bytes, with
+ * the algorithm checked in step 2.  An internal error sets ctx->status.
+ */
 
-    payload = ngx_http_kafka_jwt_decode_segment(r, dot[0] + 1,
-                                                dot[1] - dot[0] - 1);
-    if (payload == NULL) {
-        reason = "the token payload is not a JSON object";
-        goto failed;
-    }
+static const char *
+ngx_http_kafka_jwt_check_signature(ngx_http_request_t *r,
+    ngx_http_kafka_jwt_loc_conf_t *jlcf, ngx_str_t *token, jwt_alg_t alg,
+    ngx_http_kafka_jwt_ctx_t *ctx)
+{
+    u_char  *s;
+    jwt_t   *jwt;
 
     s = ngx_pnalloc(r->pool, token->len + 1);
     if (s == NULL) {
-        goto error;
+        ctx->status = NGX_ERROR;
+        return "internal error";
     }
 
     *ngx_cpymem(s, token->data, token->len) = '\0';
@@ -535,54 +533,17 @@ ngx_http_kafka_jwt_verify(ngx_http_request_t *r,
     if (jwt_decode(&jwt, (char *) s, jlcf->key->data, (int) jlcf->key->len)
         != 0)
     {
-        reason = "the signature is invalid";
-        goto failed;
+        return "the signature is invalid";
     }
 
     if (jwt_get_alg(jwt) != alg) {
         jwt_free(jwt);
-        reason = "the token algorithm is not allowed";
-        goto failed;
+        return "the token algorithm is not allowed";
     }
 
     jwt_free(jwt);
 
-    reason = ngx_http_kafka_jwt_check_claims(jlcf, payload);
-    if (reason) {
-        goto failed;
-    }
-
-    /* a token verified earlier in this request (before a redirect) */
-
-    if (ctx->header) {
-        json_decref(ctx->header);
-    }
-
-    if (ctx->payload) {
-        json_decref(ctx->payload);
-    }
-
-    ctx->header = header;
-    ctx->payload = payload;
-
     return NULL;
-
-error:
-
-    ctx->status = NGX_ERROR;
-    reason = "internal error";
-
-failed:
-
-    if (header) {
-        json_decref(header);
-    }
-
-    if (payload) {
-        json_decref(payload);
-    }
-
-    return reason;
 }
 
 
@@ -815,13 +776,58 @@ ngx_http_kafka_jwt_reject(ngx_http_request_t *r,
     ngx_http_kafka_jwt_loc_conf_t *jlcf, ngx_str_t *realm,
     const char *reason)
 {
-    u_char                    *p;
-    size_t                     len, rlen;
     ngx_int_t                  rc;
-    ngx_str_t                  value;
-    ngx_uint_t                 i;
-    ngx_table_elt_t           *h;
     ngx_http_core_loc_conf_t  *clcf;
+
+    if (ngx_http_kafka_jwt_challenge(r, realm, reason) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+
+    if (clcf->satisfy != NGX_HTTP_SATISFY_ALL
+        || ngx_http_kafka_jwt_error_page(r, NGX_HTTP_UNAUTHORIZED) == NGX_OK)
+    {
+        return NGX_HTTP_UNAUTHORIZED;
+    }
+
+    rc = ngx_http_discard_request_body(r);
+
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    if (reason) {
+        rc = ngx_http_kafka_send_error(r, NGX_HTTP_UNAUTHORIZED,
+                                       NGX_HTTP_KAFKA_REST_TOKEN_INVALID,
+                                       "invalid token: %s", reason);
+
+    } else {
+        rc = ngx_http_kafka_send_error(r, NGX_HTTP_UNAUTHORIZED,
+                                       NGX_HTTP_KAFKA_REST_TOKEN_INVALID,
+                                       "a bearer token is required");
+    }
+
+    ngx_http_finalize_request(r, rc);
+
+    return NGX_DONE;
+}
+
+
+/*
+ * The WWW-Authenticate challenge (RFC 6750), with the reason as
+ * error_description; linked to the challenges of other access modules.
+ */
+
+static ngx_int_t
+ngx_http_kafka_jwt_challenge(ngx_http_request_t *r, ngx_str_t *realm,
+    const char *reason)
+{
+    u_char           *p;
+    size_t            len, rlen;
+    ngx_str_t         value;
+    ngx_uint_t        i;
+    ngx_table_elt_t  *h;
 
     /* the realm as a quoted-string: '"' and '\' escaped, no controls */
 
@@ -842,7 +848,7 @@ ngx_http_kafka_jwt_reject(ngx_http_request_t *r,
 
     value.data = ngx_pnalloc(r->pool, len);
     if (value.data == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return NGX_ERROR;
     }
 
     p = ngx_cpymem(value.data, "Bearer realm=\"",
@@ -868,7 +874,7 @@ ngx_http_kafka_jwt_reject(ngx_http_request_t *r,
 
     h = ngx_http_kafka_header_add(r, "WWW-Authenticate", &value);
     if (h == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return NGX_ERROR;
     }
 
 #if (nginx_version >= 1023000)
@@ -893,38 +899,13 @@ ngx_http_kafka_jwt_reject(ngx_http_request_t *r,
     r->headers_out.www_authenticate = h;
 #endif
 
-    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
-
-    if (clcf->satisfy != NGX_HTTP_SATISFY_ALL
-        || ngx_http_kafka_jwt_error_page(r, NGX_HTTP_UNAUTHORIZED) == NGX_OK)
-    {
-        return NGX_HTTP_UNAUTHORIZED;
-    }
-
-    rc = ngx_http_discard_request_body(r);
-
-    if (rc != NGX_OK) {
-        return rc;
-    }
-
-    if (reason) {
-        rc = ngx_http_kafka_send_error(r, NGX_HTTP_UNAUTHORIZED, 40101,
-                                       "invalid token: %s", reason);
-
-    } else {
-        rc = ngx_http_kafka_send_error(r, NGX_HTTP_UNAUTHORIZED, 40101,
-                                       "a bearer token is required");
-    }
-
-    ngx_http_finalize_request(r, rc);
-
-    return NGX_DONE;
+    return NGX_OK;
 }
 
 
 /* whether the location's error_page handles this status */
 
-static ngx_int_t
+ngx_int_t
 ngx_http_kafka_jwt_error_page(ngx_http_request_t *r, ngx_uint_t status)
 {
     ngx_uint_t                 i;
@@ -994,252 +975,6 @@ ngx_http_kafka_jwt_cleanup(void *data)
     if (ctx->payload) {
         json_decref(ctx->payload);
     }
-}
-
-
-/*
- * Called by the content handlers once the topic is evaluated and valid.
- * Returns NGX_OK if the request may go on; otherwise the request has been
- * answered (403, or nginx's error_page for 403) and the caller returns
- * the value from its content handler as it is.
- */
-
-ngx_int_t
-ngx_http_kafka_jwt_authorize(ngx_http_request_t *r, ngx_str_t *topic,
-    ngx_uint_t action)
-{
-    ngx_int_t                       rc;
-    const char                     *verb;
-    ngx_http_kafka_jwt_loc_conf_t  *jlcf;
-
-    jlcf = ngx_http_get_module_loc_conf(r, ngx_http_kafka_jwt_module);
-
-    if (jlcf->acl_claim.len == 0) {
-        return NGX_OK;
-    }
-
-    rc = ngx_http_kafka_jwt_acl_allows(r, jlcf, topic, action);
-
-    if (rc == NGX_OK) {
-        return NGX_OK;
-    }
-
-    if (rc == NGX_ERROR) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    verb = (action == NGX_HTTP_KAFKA_ACTION_PRODUCE) ? "produce to"
-                                                      : "consume from";
-
-    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                  "kafka acl: not authorized to %s topic \"%V\"",
-                  verb, topic);
-
-    if (ngx_http_kafka_jwt_error_page(r, NGX_HTTP_FORBIDDEN) == NGX_OK) {
-        return NGX_HTTP_FORBIDDEN;
-    }
-
-    rc = ngx_http_discard_request_body(r);
-
-    if (rc != NGX_OK) {
-        return rc;
-    }
-
-    rc = ngx_http_kafka_send_error(r, NGX_HTTP_FORBIDDEN, 40301,
-                                   "not authorized to %s topic \"%V\"",
-                                   verb, topic);
-
-    if (rc != NGX_OK && rc != NGX_AGAIN) {
-        return rc;
-    }
-
-    /*
-     * The answer is sent (or being sent).  It is finalized here, under a
-     * reference of its own, so that the caller can return NGX_DONE, which
-     * can never be mistaken for NGX_OK; the content phase releases that
-     * reference when the caller returns.
-     */
-
-    r->main->count++;
-    ngx_http_finalize_request(r, rc);
-
-    return NGX_DONE;
-}
-
-
-/*
- * NGX_OK if the grants in the ACL claim of the verified token allow the
- * action on the topic, NGX_DECLINED if not (or if there is no verified
- * token), NGX_ERROR on an internal error.
- */
-
-static ngx_int_t
-ngx_http_kafka_jwt_acl_allows(ngx_http_request_t *r,
-    ngx_http_kafka_jwt_loc_conf_t *jlcf, ngx_str_t *topic,
-    ngx_uint_t action)
-{
-    u_char                    *p;
-    size_t                     i;
-    json_t                    *claim, *value;
-    ngx_http_kafka_jwt_ctx_t  *ctx;
-
-    ctx = ngx_http_get_module_ctx(r->main, ngx_http_kafka_jwt_module);
-
-    if (ctx == NULL || ctx->payload == NULL) {
-        return NGX_DECLINED;
-    }
-
-    /* NUL-terminated: it is a configuration token */
-
-    claim = json_object_get(ctx->payload, (char *) jlcf->acl_claim.data);
-
-    if (json_is_string(claim)) {
-        p = (u_char *) json_string_value(claim);
-        return ngx_http_kafka_jwt_acl_grants(p, p + json_string_length(claim),
-                                             topic, action);
-    }
-
-    if (json_is_array(claim)) {
-        json_array_foreach(claim, i, value) {
-            if (!json_is_string(value)) {
-                continue;
-            }
-
-            p = (u_char *) json_string_value(value);
-
-            if (ngx_http_kafka_jwt_acl_grants(p,
-                                              p + json_string_length(value),
-                                              topic, action)
-                == NGX_OK)
-            {
-                return NGX_OK;
-            }
-        }
-    }
-
-    return NGX_DECLINED;
-}
-
-
-/* a space-separated list of grants, as in an OAuth "scope" */
-
-static ngx_int_t
-ngx_http_kafka_jwt_acl_grants(u_char *p, u_char *last, ngx_str_t *topic,
-    ngx_uint_t action)
-{
-    u_char  *start;
-
-    while (p < last) {
-
-        while (p < last && (*p == ' ' || *p == '\t')) {
-            p++;
-        }
-
-        start = p;
-
-        while (p < last && *p != ' ' && *p != '\t') {
-            p++;
-        }
-
-        if (p > start
-            && ngx_http_kafka_jwt_acl_grant(start, p, topic, action) == NGX_OK)
-        {
-            return NGX_OK;
-        }
-    }
-
-    return NGX_DECLINED;
-}
-
-
-/*
- * One grant: "kafka:produce:PATTERN" or "kafka:consume:PATTERN", where
- * PATTERN is a topic name in which "*" matches any run of characters.
- * Anything else (other scopes, bad patterns) grants nothing.
- */
-
-static ngx_int_t
-ngx_http_kafka_jwt_acl_grant(u_char *p, u_char *last, ngx_str_t *topic,
-    ngx_uint_t action)
-{
-    u_char  *q;
-
-    if (last - p > (ssize_t) sizeof("kafka:produce:") - 1
-        && ngx_strncmp(p, "kafka:produce:", sizeof("kafka:produce:") - 1)
-           == 0)
-    {
-        if (action != NGX_HTTP_KAFKA_ACTION_PRODUCE) {
-            return NGX_DECLINED;
-        }
-
-        p += sizeof("kafka:produce:") - 1;
-
-    } else if (last - p > (ssize_t) sizeof("kafka:consume:") - 1
-               && ngx_strncmp(p, "kafka:consume:",
-                              sizeof("kafka:consume:") - 1)
-                  == 0)
-    {
-        if (action != NGX_HTTP_KAFKA_ACTION_CONSUME) {
-            return NGX_DECLINED;
-        }
-
-        p += sizeof("kafka:consume:") - 1;
-
-    } else {
-        return NGX_DECLINED;
-    }
-
-    for (q = p; q < last; q++) {
-        if (!((*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z')
-              || (*q >= '0' && *q <= '9') || *q == '.' || *q == '_'
-              || *q == '-' || *q == '*'))
-        {
-            return NGX_DECLINED;
-        }
-    }
-
-    return ngx_http_kafka_jwt_glob(p, last, topic->data,
-                                   topic->data + topic->len);
-}
-
-
-/* "*" matches any run of characters; linear thanks to one backtrack point */
-
-static ngx_int_t
-ngx_http_kafka_jwt_glob(u_char *p, u_char *plast, u_char *s, u_char *slast)
-{
-    u_char  *star, *mark;
-
-    star = NULL;
-    mark = NULL;
-
-    while (s < slast) {
-
-        if (p < plast && *p == '*') {
-            star = ++p;
-            mark = s;
-            continue;
-        }
-
-        if (p < plast && *p == *s) {
-            p++;
-            s++;
-            continue;
-        }
-
-        if (star == NULL) {
-            return NGX_DECLINED;
-        }
-
-        p = star;
-        s = ++mark;
-    }
-
-    while (p < plast && *p == '*') {
-        p++;
-    }
-
-    return (p == plast) ? NGX_OK : NGX_DECLINED;
 }
 
 
@@ -1400,56 +1135,6 @@ ngx_http_kafka_jwt_json_variable(ngx_http_request_t *r,
 }
 
 
-/*
- * $kafka_acl_produce and $kafka_acl_consume: "1" if the request's
- * verified token (or the absence of kafka_acl_claim) allows the action on
- * the topic that kafka_acl_topic evaluates to, "0" if not; not found
- * without kafka_acl_topic.
- */
-
-static ngx_int_t
-ngx_http_kafka_jwt_acl_variable(ngx_http_request_t *r,
-    ngx_http_variable_value_t *v, uintptr_t data)
-{
-    ngx_int_t                       rc;
-    ngx_str_t                       topic;
-    ngx_http_kafka_jwt_loc_conf_t  *jlcf;
-
-    jlcf = ngx_http_get_module_loc_conf(r, ngx_http_kafka_jwt_module);
-
-    if (jlcf->acl_topic == NULL) {
-        v->not_found = 1;
-        return NGX_OK;
-    }
-
-    if (ngx_http_complex_value(r, jlcf->acl_topic, &topic) != NGX_OK) {
-        return NGX_ERROR;
-    }
-
-    if (ngx_http_kafka_topic_valid(&topic) != NGX_OK) {
-        rc = NGX_DECLINED;
-
-    } else if (jlcf->acl_claim.len == 0) {
-        rc = NGX_OK;
-
-    } else {
-        rc = ngx_http_kafka_jwt_acl_allows(r, jlcf, &topic, data);
-
-        if (rc == NGX_ERROR) {
-            return NGX_ERROR;
-        }
-    }
-
-    v->data = (u_char *) ((rc == NGX_OK) ? "1" : "0");
-    v->len = 1;
-    v->valid = 1;
-    v->no_cacheable = 1;
-    v->not_found = 0;
-
-    return NGX_OK;
-}
-
-
 static void *
 ngx_http_kafka_jwt_create_loc_conf(ngx_conf_t *cf)
 {
@@ -1533,343 +1218,6 @@ ngx_http_kafka_jwt_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     }
 
     return NGX_CONF_OK;
-}
-
-
-/*
- * A key for a key type: "hmac" takes the file's bytes as they are; "rsa",
- * "ec" and "auto" take a PEM public key or certificate, and "auto" takes
- * its type from it.  A secret is never inferred: a file that is not PEM
- * could be a DER public key, and a public key used as an HMAC secret is
- * exactly the confusion this module must not allow.
- */
-
-static ngx_http_kafka_jwt_key_t *
-ngx_http_kafka_jwt_load_key(ngx_conf_t *cf, ngx_str_t *file, ngx_uint_t type)
-{
-    ngx_str_t                  name, content;
-    ngx_pool_cleanup_t        *cln;
-    ngx_http_kafka_jwt_key_t  *key;
-
-    name = *file;
-
-    if (ngx_conf_full_name(cf->cycle, &name, 1) != NGX_OK) {
-        return NULL;
-    }
-
-    if (ngx_http_kafka_jwt_read_file(cf, &name, &content) != NGX_OK) {
-        return NULL;
-    }
-
-    cln = ngx_pool_cleanup_add(cf->pool, 0);
-    if (cln == NULL) {
-        return NULL;
-    }
-
-    cln->handler = ngx_http_kafka_jwt_key_cleanup;
-    cln->data = NULL;
-
-    key = ngx_pcalloc(cf->pool, sizeof(ngx_http_kafka_jwt_key_t));
-    if (key == NULL) {
-        return NULL;
-    }
-
-    if (ngx_strlcasestrn(content.data, content.data + content.len,
-                         (u_char *) "-----BEGIN ", sizeof("-----BEGIN ") - 2)
-        != NULL)
-    {
-        if (type == NGX_HTTP_KAFKA_JWT_KEY_HMAC) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "\"%V\" is a PEM file, not an HMAC secret",
-                               &name);
-            ngx_explicit_memzero(content.data, content.len);
-            return NULL;
-        }
-
-        if (ngx_http_kafka_jwt_load_public_key(cf, &name, &content, key)
-            != NGX_OK)
-        {
-            ngx_explicit_memzero(content.data, content.len);
-            return NULL;
-        }
-
-        if (type != NGX_HTTP_KAFKA_JWT_KEY_AUTO && type != key->type) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "\"%V\" is not an %s public key", &name,
-                               type == NGX_HTTP_KAFKA_JWT_KEY_RSA ? "RSA"
-                                                                  : "EC");
-            return NULL;
-        }
-
-        cln->data = key;
-
-        return key;
-    }
-
-    if (type != NGX_HTTP_KAFKA_JWT_KEY_HMAC) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"%V\" is not a PEM public key; an HMAC secret "
-                           "needs \"kafka_jwt_key_type hmac\"", &name);
-        ngx_explicit_memzero(content.data, content.len);
-        return NULL;
-    }
-
-    if (content.len < NGX_HTTP_KAFKA_JWT_HMAC_MIN) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "the HMAC secret in \"%V\" is shorter than %d "
-                           "bytes", &name, NGX_HTTP_KAFKA_JWT_HMAC_MIN);
-        ngx_explicit_memzero(content.data, content.len);
-        return NULL;
-    }
-
-    key->type = NGX_HTTP_KAFKA_JWT_KEY_HMAC;
-    key->data = content.data;
-    key->len = content.len;
-
-    cln->data = key;
-
-    return key;
-}
-
-
-static ngx_int_t
-ngx_http_kafka_jwt_read_file(ngx_conf_t *cf, ngx_str_t *name,
-    ngx_str_t *content)
-{
-    off_t        size;
-    ssize_t      n;
-    ngx_int_t    rc;
-    ngx_file_t   file;
-
-    ngx_memzero(&file, sizeof(ngx_file_t));
-
-    file.name = *name;
-    file.log = cf->log;
-
-    file.fd = ngx_open_file(name->data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
-
-    if (file.fd == NGX_INVALID_FILE) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           ngx_open_file_n " \"%s\" failed", name->data);
-        return NGX_ERROR;
-    }
-
-    rc = NGX_ERROR;
-
-    if (ngx_fd_info(file.fd, &file.info) == NGX_FILE_ERROR) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           ngx_fd_info_n " \"%s\" failed", name->data);
-        goto done;
-    }
-
-    size = ngx_file_size(&file.info);
-
-    if (size == 0 || size > NGX_HTTP_KAFKA_JWT_KEY_MAX) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "key file \"%s\" is empty or too large",
-                           name->data);
-        goto done;
-    }
-
-    content->data = ngx_pnalloc(cf->pool, size);
-    if (content->data == NULL) {
-        goto done;
-    }
-
-    n = ngx_read_file(&file, content->data, size, 0);
-
-    if (n == NGX_ERROR) {
-        goto done;
-    }
-
-    if (n != size) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           ngx_read_file_n " \"%s\" returned only %z bytes "
-                           "instead of %O", name->data, n, size);
-        goto done;
-    }
-
-    content->len = size;
-    rc = NGX_OK;
-
-done:
-
-    if (ngx_close_file(file.fd) == NGX_FILE_ERROR) {
-        ngx_log_error(NGX_LOG_ALERT, cf->log, ngx_errno,
-                      ngx_close_file_n " \"%s\" failed", name->data);
-    }
-
-    return rc;
-}
-
-
-/*
- * The public key of a PEM "PUBLIC KEY" or "CERTIFICATE", checked and
- * re-encoded as a "PUBLIC KEY", which is what libjwt reads.  Private keys
- * are refused: verification never needs one in a worker's memory.
- */
-
-static ngx_int_t
-ngx_http_kafka_jwt_load_public_key(ngx_conf_t *cf, ngx_str_t *file,
-    ngx_str_t *pem, ngx_http_kafka_jwt_key_t *key)
-{
-    int        bits;
-    BIO       *in, *out;
-    long       len;
-    char      *data;
-    X509      *x509;
-    EVP_PKEY  *pkey;
-    ngx_int_t  rc;
-    char       curve[64];
-
-    if (ngx_strlcasestrn(pem->data, pem->data + pem->len,
-                         (u_char *) "PRIVATE KEY", sizeof("PRIVATE KEY") - 2)
-        != NULL)
-    {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"%V\" holds a private key; kafka_jwt_key_file "
-                           "takes the public key or a certificate", file);
-        return NGX_ERROR;
-    }
-
-    in = BIO_new_mem_buf(pem->data, pem->len);
-    if (in == NULL) {
-        return NGX_ERROR;
-    }
-
-    pkey = PEM_read_bio_PUBKEY(in, NULL, NULL, NULL);
-
-    if (pkey == NULL) {
-        ERR_clear_error();
-
-        if (BIO_reset(in) == 1) {
-            x509 = PEM_read_bio_X509(in, NULL, NULL, NULL);
-
-            if (x509) {
-                pkey = X509_get_pubkey(x509);
-                X509_free(x509);
-            }
-        }
-    }
-
-    BIO_free(in);
-
-    if (pkey == NULL) {
-        ERR_clear_error();
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "no PEM public key or certificate in \"%V\"",
-                           file);
-        return NGX_ERROR;
-    }
-
-    rc = NGX_ERROR;
-    out = NULL;
-
-    switch (EVP_PKEY_base_id(pkey)) {
-
-    case EVP_PKEY_RSA:
-        bits = EVP_PKEY_bits(pkey);
-
-        if (bits < NGX_HTTP_KAFKA_JWT_RSA_MIN) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "the RSA key in \"%V\" has %d bits, "
-                               "fewer than %d", file, bits,
-                               NGX_HTTP_KAFKA_JWT_RSA_MIN);
-            goto done;
-        }
-
-        key->type = NGX_HTTP_KAFKA_JWT_KEY_RSA;
-        break;
-
-    case EVP_PKEY_EC:
-
-#if (OPENSSL_VERSION_NUMBER >= 0x30000000L)
-        {
-        size_t  n;
-
-        if (EVP_PKEY_get_group_name(pkey, curve, sizeof(curve), &n) != 1) {
-            curve[0] = '\0';
-        }
-        }
-#else
-        {
-        int  nid;
-
-        nid = EC_GROUP_get_curve_name(
-                  EC_KEY_get0_group(EVP_PKEY_get0_EC_KEY(pkey)));
-        ngx_cpystrn((u_char *) curve, (u_char *) (OBJ_nid2sn(nid) ?
-                    OBJ_nid2sn(nid) : ""), sizeof(curve));
-        }
-#endif
-
-        if (ngx_strcmp(curve, "prime256v1") == 0) {
-            key->ec_alg = JWT_ALG_ES256;
-
-        } else if (ngx_strcmp(curve, "secp384r1") == 0) {
-            key->ec_alg = JWT_ALG_ES384;
-
-        } else if (ngx_strcmp(curve, "secp521r1") == 0) {
-            key->ec_alg = JWT_ALG_ES512;
-
-        } else {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "the EC key in \"%V\" is on curve \"%s\"; "
-                               "only P-256, P-384 and P-521 are supported",
-                               file, curve);
-            goto done;
-        }
-
-        key->type = NGX_HTTP_KAFKA_JWT_KEY_EC;
-        break;
-
-    default:
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "the key in \"%V\" is neither RSA nor EC", file);
-        goto done;
-    }
-
-    out = BIO_new(BIO_s_mem());
-    if (out == NULL || PEM_write_bio_PUBKEY(out, pkey) != 1) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "cannot re-encode the key in \"%V\"", file);
-        goto done;
-    }
-
-    len = BIO_get_mem_data(out, &data);
-
-    key->data = ngx_pnalloc(cf->pool, len);
-    if (key->data == NULL) {
-        goto done;
-    }
-
-    ngx_memcpy(key->data, data, len);
-    key->len = len;
-
-    rc = NGX_OK;
-
-done:
-
-    if (out) {
-        BIO_free(out);
-    }
-
-    EVP_PKEY_free(pkey);
-    ERR_clear_error();
-
-    return rc;
-}
-
-
-/* secrets do not outlive the configuration that holds them */
-
-static void
-ngx_http_kafka_jwt_key_cleanup(void *data)
-{
-    ngx_http_kafka_jwt_key_t  *key = data;
-
-    if (key && key->type == NGX_HTTP_KAFKA_JWT_KEY_HMAC) {
-        ngx_explicit_memzero(key->data, key->len);
-    }
 }
 
 
