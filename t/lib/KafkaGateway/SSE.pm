@@ -21,7 +21,7 @@ use Test::More;
 our @EXPORT = qw(sse_start_nginx sse_stop_nginx sse_reload sse_worker_pids
                  sse_produce sse_open sse_read sse_get sse_error_log
                  sse_partitions sse_port sse_unique_topic sse_request
-                 sse_valgrind sse_close);
+                 sse_valgrind sse_close sse_open_at);
 
 my $port = $ENV{TEST_NGINX_PORT} || 2984;
 my $binary = $ENV{TEST_NGINX_BINARY} || '/usr/sbin/nginx';
@@ -238,8 +238,14 @@ sub sse_produce {
 # SECONDS, until => sub { ... }) reads and parses what arrived.
 sub sse_open {
     my ($path, %headers) = @_;
+    return sse_open_at($port, $path, %headers);
+}
 
-    my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port")
+# the same against another nginx (e.g. one from KafkaGateway::Test)
+sub sse_open_at {
+    my ($at, $path, %headers) = @_;
+
+    my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$at")
         or die "connect: $!";
     binmode $s;
 
