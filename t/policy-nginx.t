@@ -189,7 +189,8 @@ $ng->no_error_log('limit_req', qr/limiting requests/);
     $slow->autoflush(1);
     print $slow "POST /conn/topics/$topic HTTP/1.1\r\nHost: localhost\r\n"
                 . "Content-Length: 10\r\nConnection: close\r\n\r\nslow-";
-    sleep 0.5;
+    ok($ng->has_read($slow),
+       'limit_conn: nginx has read the first request and waits for its body');
 
     my $r = produce("/conn/topics/$topic", [], 'second');
     is($r->{status}, 503,

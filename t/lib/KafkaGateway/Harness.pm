@@ -290,6 +290,31 @@ sub new_log {
     return $new;
 }
 
+# has_read(SOCKET): true once nginx has read everything this client socket
+# sent (nginx's end of the connection has nothing left in its receive
+# queue, /proc/net/tcp); waits up to TIMEOUT seconds (default 10, 60 under
+# valgrind).  nginx handles a connection's bytes in one go, so by then it
+# has also run the phases they allowed (e.g. limit_conn counted it).
+sub has_read {
+    my ($self, $sock, $timeout) = @_;
+    my $server = sprintf ':%04X', $sock->peerport;
+    my $client = sprintf ':%04X', $sock->sockport;
+    my $deadline = time + ($timeout // ($self->valgrind ? 60 : 10));
+
+    while (1) {
+        open my $in, '<', '/proc/net/tcp' or return 0;
+        while (<$in>) {
+            my @f = split ' ';
+            next unless @f > 4 && $f[1] =~ /\Q$server\E$/
+                        && $f[2] =~ /\Q$client\E$/;
+            my (undef, $rx) = split /:/, $f[4];
+            return 1 if hex($rx) == 0;
+        }
+        return 0 if time >= $deadline;
+        sleep 0.01;
+    }
+}
+
 # no [error], [alert], [crit], [emerg] in the log since the last check
 # (optionally allowing lines that match ALLOW), and no worker crash
 sub no_error_log {

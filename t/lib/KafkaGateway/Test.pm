@@ -28,7 +28,8 @@ our $VERSION = '0.01';
 
 our @EXPORT_OK = qw(
     start_broker shared_broker dump_topic produce start_nginx
-    check_error_log_clean http_request wait_until free_port decode_b64
+    check_error_log_clean check_valgrind_clean http_request wait_until
+    free_port decode_b64
 );
 our %EXPORT_TAGS = (all => \@EXPORT_OK);
 
@@ -302,28 +303,69 @@ sub start_nginx {
         make_path("$ngx->{prefix}/$d");
     }
 
+    # valgrind => 1 asks for memcheck when TEST_NGINX_USE_VALGRIND is set:
+    # nginx then runs in the foreground as our child (daemon off, master
+    # and workers traced), one valgrind log per process
+    $ngx->{valgrind} = $opts{valgrind} && $ENV{TEST_NGINX_USE_VALGRIND};
+
     $ngx->write_config($config, %opts);
     push @Started, $ngx;
 
-    my ($status, undef, $err) = run_cmd([$ngx->cmd], timeout => 30);
-    if ($status != 0) {
-        my $log = $ngx->error_log;
-        croak "start_nginx: nginx failed to start (status $status): $err"
-              . ($log =~ /\S/ ? "\nerror.log:\n$log" : '');
+    my $child;
+    if ($ngx->{valgrind}) {
+        $child = fork;
+        croak "fork: $!" unless defined $child;
+        if ($child == 0) {
+            open STDIN, '<', '/dev/null';
+            open STDOUT, '>', "$ngx->{prefix}/logs/stdout.log";
+            open STDERR, '>&', \*STDOUT;
+            exec $ngx->valgrind_cmd, $ngx->cmd or POSIX::_exit(127);
+        }
+    } else {
+        my ($status, undef, $err) = run_cmd([$ngx->cmd], timeout => 30);
+        if ($status != 0) {
+            my $log = $ngx->error_log;
+            croak "start_nginx: nginx failed to start (status $status): $err"
+                  . ($log =~ /\S/ ? "\nerror.log:\n$log" : '');
+        }
     }
 
     my $pid = wait_until {
+        return 'dead' if $child && !alive($child);
         my $p = $ngx->pid_from_file;
         $p && alive($p) ? $p : 0;
-    } $opts{start_timeout} || 10;
+    } $opts{start_timeout} || ($ngx->{valgrind} ? 60 : 10);
+    croak "start_nginx: nginx under valgrind exited:\n" . $ngx->error_log
+        if $pid && $pid eq 'dead';
     croak "start_nginx: no live nginx master in $ngx->{prefix}/logs/nginx.pid"
         unless $pid;
     $ngx->{pid} = $pid;
 
-    wait_until { $ngx->accepting } 10
+    wait_until { $ngx->accepting } $ngx->{valgrind} ? 60 : 10
         or croak "start_nginx: nothing accepts on port $ngx->{port}";
 
     return $ngx;
+}
+
+# One test: no memcheck error or definite leak in the valgrind logs of
+# $ngx (call it after nginx stopped).  Passes when nginx did not run
+# under valgrind.
+sub check_valgrind_clean {
+    my ($ngx) = @_;
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    my @bad;
+    for my $file (sort glob "$ngx->{prefix}/logs/valgrind.*.log") {
+        my $text = slurp($file);
+        push @bad, "$file:\n$text"
+            if $text =~ /Invalid (?:read|write|free)|uninitialised
+                        |Mismatched free|unaddressable|Process terminating
+                        |definitely lost in [1-9]|ERROR SUMMARY: [1-9]/x;
+    }
+    my $ok = Test::More::ok(!@bad, 'valgrind: no memcheck error or '
+                                   . 'definite leak'
+                                   . ($ngx->{valgrind} ? '' : ' (not run)'));
+    Test::More::diag(substr join("\n", @bad), 0, 8000) unless $ok;
+    return $ok;
 }
 
 sub check_error_log_clean {
@@ -527,6 +569,19 @@ sub cmd {
             '-e', 'logs/error.log');
 }
 
+sub valgrind_cmd {
+    my $self = shift;
+    my @cmd = ('valgrind', '--tool=memcheck', '--leak-check=full',
+               '--show-leak-kinds=definite',
+               '--errors-for-leak-kinds=definite', '--trace-children=yes',
+               '--num-callers=50', '--keep-debuginfo=yes',
+               "--log-file=$self->{prefix}/logs/valgrind.%p.log");
+    for my $supp ('t/compat/nginx-core.supp', 't/valgrind.suppress') {
+        push @cmd, '--suppressions=' . Cwd::abs_path($supp) if -f $supp;
+    }
+    return @cmd;
+}
+
 sub pid_from_file {
     my $self = shift;
     my $pid = KafkaGateway::Test::slurp("$self->{prefix}/logs/nginx.pid");
@@ -565,6 +620,7 @@ sub write_config {
                   : $ENV{TEST_NGINX_LOAD_MODULES} || '';
     my $env = join '', map { "env $_;\n" } @{ $opts{env} || [] };
     my $user = $> == 0 ? "user root;\n" : '';
+    my $daemon = $self->{valgrind} ? 'off' : 'on';
     my $workers = $opts{workers} || 1;
     my $level = $opts{log_level} || 'info';
     my $master = defined $opts{master_process} && !$opts{master_process}
@@ -577,7 +633,7 @@ sub write_config {
         or croak "start_nginx: $prefix/conf/nginx.conf: $!";
     print $out <<_EOC_;
 worker_processes  $workers;
-daemon on;
+daemon $daemon;
 master_process $master;
 error_log $prefix/logs/error.log $level;
 pid       $prefix/logs/nginx.pid;
@@ -712,11 +768,12 @@ sub workers_of {
     return $self->workers;
 }
 
-# Graceful stop: quit, escalating after 10 s.  Returns quit's result.
+# Graceful stop: quit, escalating after 10 s (60 s under valgrind).
+# Returns quit's result.
 sub stop {
     my $self = shift;
     return 0 unless $self->{pid};
-    return $self->quit(timeout => 10);
+    return $self->quit(timeout => $self->{valgrind} ? 60 : 10);
 }
 
 sub DESTROY { $_[0]->stop if $_[0]{pid} }
@@ -822,8 +879,11 @@ C<$TEST_NGINX_SERVER_PORT> / C<$TEST_NGINX_SCENARIO_PORT> by this nginx's
 port.  Options: C<http_config>, C<main_config>, C<workers> (1),
 C<log_level> (C<info>), C<master_process> (1), C<env> (names for C<env>
 lines), C<load_modules> (instead of the environment variable), C<binary>,
-C<port>, C<prefix>.  KGW_KEEP_NGINX_PREFIX=1 keeps the prefix for a look
-after the test.  Dies, with the error log, if nginx does not start.
+C<port>, C<prefix>, C<valgrind> (when C<TEST_NGINX_USE_VALGRIND> is set:
+nginx runs in the foreground, master and workers under valgrind memcheck
+with the suppression files of F<t/>, one log per process in F<logs/>;
+C<check_valgrind_clean> reads them).  KGW_KEEP_NGINX_PREFIX=1 keeps the
+prefix for a look after the test.  Dies, with the error log, if nginx does not start.
 
 The object: C<port>, C<prefix>, C<pid>, C<workers> (pids), C<error_log>
 (contents), C<reload> (SIGHUP, optionally with new C<($config, %opts)>;
@@ -837,6 +897,12 @@ One test: no C<[alert]>, C<[emerg]>, C<[crit]> or C<[error]> line, C<open
 socket #N left> or C<worker process N exited on signal> line in the error
 log of C<$ngx> (an object, or a file name) except lines matching one of
 the C<@whitelist> regexes.  The lines are shown on failure.
+
+=head2 check_valgrind_clean($ngx)
+
+One test, after nginx stopped: no invalid access, uninitialised value or
+definite leak in the valgrind logs of C<$ngx> (started with C<valgrind
+=E<gt> 1>).  Passes, saying so, when nginx did not run under valgrind.
 
 =head2 http_request(%args)
 
