@@ -66,8 +66,16 @@ t_nginx=$(( $(date +%s) - t0 ))
 # linked with the sanitizers (clang links their runtime into the nginx
 # binary only; the module's calls into it resolve there)
 t0=$(date +%s)
+# nginx's dynamic modules define ngx_modules and ngx_module_names, which
+# the binary defines too (objs/*_modules.c; nginx reads the module's with
+# dlsym).  The module's references are bound to the binary's arrays, and
+# ASan would register the module's 5-entry array at the binary's address:
+# the binary's ngx_modules poisoned after 40 bytes, a global-buffer-overflow
+# on the next reload (ngx_cycle_modules).  With ODR indicators, ASan
+# registers each global through a private alias, at its own address.
 NGINX_SRC=$tree/src NGINX_CONFIGURE_FLAGS="$flags --with-ld-opt=$san" \
-MODULE_CC_OPT=$cc_opt tools/build-module.sh "$tree" || {
+MODULE_CC_OPT="$cc_opt -fsanitize-address-use-odr-indicator" \
+    tools/build-module.sh "$tree" || {
     echo "test-asan: FAIL: the module build" >&2
     exit 1
 }
@@ -110,11 +118,11 @@ trap 'rm -rf "$reports"' EXIT
 #                      with 0x5a, what perturb=165 writes, so a field left
 #                      uninitialised in a pool allocation fails every time
 #   handle_segv=1 (the default) a SIGSEGV is reported with its stack
-# UBSan: a file of its own, a stack for every report, and an error stops
+# UBSan (in the same runtime as ASan with clang: the same log_path), a stack for every report, and an error stops
 # the process as ASan's do (a report is then also an [alert] in the block
 # that caused it); tools/ubsan.supp: only nginx's own, explained there.
-export ASAN_OPTIONS="log_path=$reports/asan:abort_on_error=1:halt_on_error=1:detect_leaks=0:malloc_fill_byte=90:max_malloc_fill_size=1048576${KGW_ASAN_OPTIONS:+:$KGW_ASAN_OPTIONS}"
-export UBSAN_OPTIONS="log_path=$reports/ubsan:print_stacktrace=1:halt_on_error=1:abort_on_error=1:suppressions=$top/tools/ubsan.supp${KGW_UBSAN_OPTIONS:+:$KGW_UBSAN_OPTIONS}"
+export ASAN_OPTIONS="log_path=$reports/sanitizer:abort_on_error=1:halt_on_error=1:detect_leaks=0:malloc_fill_byte=90:max_malloc_fill_size=1048576${KGW_ASAN_OPTIONS:+:$KGW_ASAN_OPTIONS}"
+export UBSAN_OPTIONS="log_path=$reports/sanitizer:print_stacktrace=1:halt_on_error=1:abort_on_error=1:suppressions=$top/tools/ubsan.supp${KGW_UBSAN_OPTIONS:+:$KGW_UBSAN_OPTIONS}"
 # for the processes whose malloc is glibc's (librdkafka's threads allocate
 # through ASan too; the broker and the tools do not)
 export GLIBC_TUNABLES=glibc.malloc.perturb=165
