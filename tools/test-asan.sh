@@ -107,10 +107,14 @@ trap 'rm -rf "$reports"' EXIT
 #                      disable_coredump=1 default on 64-bit)
 #   halt_on_error=1    (ASan's default, stated) after the first invalid
 #                      access the process's memory is not to be trusted
-#   detect_leaks=0     LeakSanitizer stops the process's threads with
-#                      ptrace at exit, which fails in workers that changed
-#                      user (not dumpable) and then reports a fatal error of
-#                      its own; leaks are make test-valgrind's job
+#   detect_leaks=0     LeakSanitizer looks when a process exits: nginx's
+#                      own short-lived processes ("nginx -s", a failing
+#                      "nginx -t", hundreds in the suite) leave main()'s
+#                      init cycle pool, and in a worker it looks after the
+#                      cycle pool's cleanup has dlclose()d the module, so
+#                      what the module or librdkafka left shows as frames in
+#                      "<unknown module>" that no suppression can name;
+#                      leaks are make test-valgrind's job
 #   malloc_fill_byte=90, max_malloc_fill_size=1048576
 #                      ASan's malloc replaces glibc's, so glibc.malloc.
 #                      perturb has no effect on nginx; this is ASan's own
@@ -118,9 +122,10 @@ trap 'rm -rf "$reports"' EXIT
 #                      with 0x5a, what perturb=165 writes, so a field left
 #                      uninitialised in a pool allocation fails every time
 #   handle_segv=1 (the default) a SIGSEGV is reported with its stack
-# UBSan (in the same runtime as ASan with clang: the same log_path), a stack for every report, and an error stops
-# the process as ASan's do (a report is then also an [alert] in the block
-# that caused it); tools/ubsan.supp: only nginx's own, explained there.
+# UBSan (with clang, in the same runtime as ASan: the same log_path): a
+# stack for every report, and an error stops the process as ASan's do (a
+# report is then also an [alert] in the block that caused it);
+# tools/ubsan.supp: only nginx's own, explained there.
 export ASAN_OPTIONS="log_path=$reports/sanitizer:abort_on_error=1:halt_on_error=1:detect_leaks=0:malloc_fill_byte=90:max_malloc_fill_size=1048576${KGW_ASAN_OPTIONS:+:$KGW_ASAN_OPTIONS}"
 export UBSAN_OPTIONS="log_path=$reports/sanitizer:print_stacktrace=1:halt_on_error=1:abort_on_error=1:suppressions=$top/tools/ubsan.supp${KGW_UBSAN_OPTIONS:+:$KGW_UBSAN_OPTIONS}"
 # for the processes whose malloc is glibc's (librdkafka's threads allocate
