@@ -19,7 +19,10 @@
 # where a test does not say "user root") can write; the run fails if any
 # report file exists, or if "AddressSanitizer" or "runtime error:" appears
 # in any nginx error log or in the output of the suite.  The reports are
-# printed and kept in BUILD_DIR/asan/reports.
+# printed and kept in BUILD_DIR/asan/reports.  ASAN_PROVE_ARGS: other test
+# files; KGW_ASAN_OPTIONS, KGW_UBSAN_OPTIONS: appended to the options below
+# (KGW_UBSAN_OPTIONS=halt_on_error=0:abort_on_error=0 lets the blocks run
+# on after a UBSan report, which still fails the run).
 #
 # Without the sources it says so in one line and succeeds.
 set -uo pipefail
@@ -132,7 +135,6 @@ export UBSAN_OPTIONS="log_path=$reports/sanitizer:print_stacktrace=1:halt_on_err
 # through ASan too; the broker and the tools do not)
 export GLIBC_TUNABLES=glibc.malloc.perturb=165
 export TEST_NGINX_BINARY=$nginx TEST_NGINX_LOAD_MODULES=$module
-export KGW_ASAN=1
 
 mkdir -p "$out"
 echo "test-asan: nginx $ver and the module with $san; reports in $reports"
