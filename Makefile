@@ -7,7 +7,10 @@
 #   make test-matrix     the suites against other nginx releases, built from
 #                        NGINX_SOURCES (default ../shared/nginx; skipped
 #                        when it is absent)
-#   make check    everything CI runs (.ci/run): test, test-matrix, test-deb
+#   make test-asan       the suite against nginx and the module built with
+#                        ASan and UBSan (sources as for test-matrix)
+#   make check    everything CI runs (.ci/run): test, test-matrix, test-asan,
+#                 test-deb
 #   make bench    benchmarks (see bench/README.md)
 
 BUILD      ?= $(CURDIR)/build
@@ -30,8 +33,8 @@ export TEST_NGINX_LOAD_MODULES ?= $(MODULE)
 export KAFKA_DEV_BROKER ?= $(BUILD)/kafka-dev-broker
 export KAFKA_DEV_DUMP ?= $(BUILD)/kafka-dev-dump
 
-.PHONY: all deps module tools run test test-valgrind test-matrix check \
-        bench clean
+.PHONY: all deps module tools run test test-valgrind test-matrix test-asan \
+        check bench clean
 
 all: module tools
 
@@ -68,9 +71,14 @@ test-valgrind: all
 test-matrix: tools
 	NGINX_SOURCES="$(NGINX_SOURCES)" tools/test-matrix.sh $(BUILD)
 
+# the whole suite on the newest mainline built with clang's ASan and UBSan,
+# the module too; fails on any sanitizer report (tools/test-asan.sh)
+test-asan: tools
+	NGINX_SOURCES="$(NGINX_SOURCES)" tools/test-asan.sh $(BUILD)
+
 # what CI runs: the suite on Debian's nginx, the other nginx releases, the
-# Debian package (each says "skipped" where it cannot run)
-check: test test-matrix test-deb
+# sanitizers, the Debian package (each says "skipped" where it cannot run)
+check: test test-matrix test-asan test-deb
 
 bench: all
 	bench/run.sh

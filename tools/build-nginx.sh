@@ -17,6 +17,9 @@
 # debug logging, threads, plus realip and stub_status as Debian has them;
 # limit_req, limit_conn, map, mirror and proxy are built by default.  The
 # module is built against the same tree and flags (tools/test-matrix.sh).
+# NGINX_CC_OPT and NGINX_LD_OPT go to configure's --with-cc-opt and
+# --with-ld-opt (make test-asan: -fsanitize=address,undefined); give such a
+# build its own BUILD_DIR.  Both are part of the cache key, as the flags are.
 # Paths: the prefix is BUILD_DIR/nginx-VERSION/prefix; the error log, pid and
 # temp paths are relative to the prefix, so `nginx -p DIR` (Test::Nginx)
 # writes everything under DIR, as root or not.
@@ -29,6 +32,8 @@ flags=${NGINX_MATRIX_FLAGS:---with-compat --with-threads --with-debug
 # one line: the flags are part of the cache key
 flags=$(tr -s ' \n' '  ' <<< "$flags")
 flags=${flags% }
+cc_opt=${NGINX_CC_OPT:-}
+ld_opt=${NGINX_LD_OPT:-}
 
 if [ "${1:-}" = --flags ]; then
     echo "$flags"
@@ -49,6 +54,9 @@ if [ ! -f "$archive" ]; then
 fi
 
 want="$(sha256sum < "$archive" | cut -d' ' -f1)|$flags|$out|builddir"
+if [ -n "$cc_opt$ld_opt" ]; then
+    want="$want|cc-opt=$cc_opt|ld-opt=$ld_opt"
+fi
 if [ -x "$out/sbin/nginx" ] && [ -f "$stamp" ] \
    && [ "$(cat "$stamp")" = "$want" ]; then
     echo "$out/sbin/nginx"
@@ -71,8 +79,12 @@ else
 fi
 
 start=$(date +%s)
+opts=()
+[ -n "$cc_opt" ] && opts+=(--with-cc-opt="$cc_opt")
+[ -n "$ld_opt" ] && opts+=(--with-ld-opt="$ld_opt")
 # shellcheck disable=SC2086
-$configure --prefix="$out/prefix" --builddir="$out/objs" $flags > "$out/nginx-configure.log" 2>&1 || {
+$configure --prefix="$out/prefix" --builddir="$out/objs" $flags \
+    ${opts[@]+"${opts[@]}"} > "$out/nginx-configure.log" 2>&1 || {
     tail -n 30 "$out/nginx-configure.log" >&2
     echo "build-nginx: configure of nginx $ver failed (see $out/nginx-configure.log)" >&2
     exit 1

@@ -22,6 +22,12 @@ if [ "${1:-}" = deb ]; then
     pkgs="$pkgs debhelper dpkg-dev"
 fi
 
+# "tools/install-deps.sh asan" ("make test-asan"): clang and its sanitizer
+# runtimes
+if [ "${1:-}" = asan ]; then
+    pkgs="$pkgs clang-14 libclang-rt-14-dev"
+fi
+
 pkgs="$pkgs ${EXTRA_PACKAGES:-}"
 
 missing=
