@@ -126,6 +126,7 @@ typedef struct {
     ngx_http_kafka_sse_out_t        **pending_last;
     ngx_http_kafka_sse_out_t         *busy;
     ngx_http_kafka_sse_out_t        **busy_last;
+    ngx_http_kafka_sse_out_t         *sent;      /* see sse_release() */
     ngx_http_kafka_sse_out_t         *free;
     ngx_uint_t                        nfree;
     size_t                            queued;

@@ -46,8 +46,8 @@
  *    event name and shared by reference; each client adds its own "id:"
  *    line.  Output collects in "pending" and is pushed once per batch of
  *    records from a posted event, with flush set on the last buffer.
- *    Buffers given to nginx wait in "busy" until sent, then go back to
- *    "free".  While the connection cannot take more, pending output stays
+ *    Buffers given to nginx wait in "busy" until sent, then in "sent"
+ *    until nginx's filters have let go of them, then go back to "free".  While the connection cannot take more, pending output stays
  *    with the client, send_timeout runs, and the write handler pushes when
  *    it can.  Bytes pending plus busy are capped by kafka_consume_buffer.
  *    A heartbeat timer sends ": ping" after kafka_consume_heartbeat of
@@ -747,8 +747,14 @@ ngx_http_kafka_sse_pool_cleanup(void *data)
         ngx_http_kafka_sse_out_free(ctx, out);
     }
 
+    for (out = ctx->sent; out; out = next) {
+        next = out->next;
+        ngx_http_kafka_sse_out_free(ctx, out);
+    }
+
     ctx->pending = NULL;
     ctx->busy = NULL;
+    ctx->sent = NULL;
 
     for (out = ctx->free; out; out = next) {
         next = out->next;

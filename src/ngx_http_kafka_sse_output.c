@@ -241,8 +241,9 @@ ngx_http_kafka_sse_push(ngx_http_kafka_sse_ctx_t *ctx, ngx_uint_t progress)
 ngx_int_t
 ngx_http_kafka_sse_output(ngx_http_kafka_sse_ctx_t *ctx)
 {
+    ngx_int_t                  rc;
     ngx_chain_t               *first, **last;
-    ngx_http_kafka_sse_out_t  *out;
+    ngx_http_kafka_sse_out_t  *out, *next;
 
     first = NULL;
     last = &first;
@@ -263,11 +264,34 @@ ngx_http_kafka_sse_output(ngx_http_kafka_sse_ctx_t *ctx)
     ctx->pending = NULL;
     ctx->pending_last = &ctx->pending;
 
-    return ngx_http_output_filter(ctx->request, first);
+    rc = ngx_http_output_filter(ctx->request, first);
+
+    if (rc == NGX_ERROR) {
+        return rc;    /* the pool cleanup frees them */
+    }
+
+    /* the filters have now dropped what was sent before: see sse_release */
+
+    for (out = ctx->sent; out; out = next) {
+        next = out->next;
+        ngx_http_kafka_sse_out_free(ctx, out);
+    }
+
+    ctx->sent = NULL;
+
+    return rc;
 }
 
 
-/* pieces whose bytes are all sent go back to the free list */
+/*
+ * Pieces whose bytes are all sent no longer count against the buffer, but
+ * their buffers may still be linked from a body filter's "busy" chain:
+ * the chunked and copy filters drop sent buffers only when they are next
+ * given data (ngx_chain_update_chains), and ngx_http_output_filter(r,
+ * NULL) does not.  So they wait in "sent" and are freed or reused only
+ * after the next call with data (ngx_http_kafka_sse_output), or when the
+ * request's pool is destroyed.
+ */
 
 static void
 ngx_http_kafka_sse_release(ngx_http_kafka_sse_ctx_t *ctx)
@@ -288,7 +312,8 @@ ngx_http_kafka_sse_release(ngx_http_kafka_sse_ctx_t *ctx)
         ctx->queued -= out->len;
         ctx->pieces--;
 
-        ngx_http_kafka_sse_out_free(ctx, out);
+        out->next = ctx->sent;
+        ctx->sent = out;
     }
 
     if (ctx->busy == NULL) {
