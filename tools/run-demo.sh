@@ -16,7 +16,9 @@ sed -e "s#^load_module .*#load_module $MODULE;#" \
     -e "s#^worker_processes .*#worker_processes  2;#" \
     "$top/nginx.conf.sample" > "$prefix/conf/nginx.conf"
 
-# temp paths under the prefix, so no system directory is needed
+# the pid file and temp paths under the prefix, so no system directory is
+# needed (nor touched: Debian's nginx keeps its pid in /run/nginx.pid)
+sed -i "s#^events {#pid $prefix/logs/nginx.pid;\n\nevents {#" "$prefix/conf/nginx.conf"
 sed -i "s#^http {#http {\n    client_body_temp_path $prefix/body;\n    proxy_temp_path $prefix/proxy;\n    fastcgi_temp_path $prefix/fastcgi;\n    uwsgi_temp_path $prefix/uwsgi;\n    scgi_temp_path $prefix/scgi;\n#" \
     "$prefix/conf/nginx.conf"
 
