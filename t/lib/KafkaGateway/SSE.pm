@@ -134,6 +134,13 @@ CONF
         sleep 0.1;
     }
 
+    # the master listens (and writes its pid file) before its workers
+    # exist: callers of sse_worker_pids() need them
+    for (1 .. 100) {
+        last if sse_valgrind() || sse_worker_pids() >= $workers;
+        sleep 0.1;
+    }
+
     return $servroot;
 }
 
