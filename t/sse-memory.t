@@ -106,12 +106,15 @@ for my $round (1, 2) {
 
     # records flow; the peak is sampled while they do and just after
     my $peak = rss_kib();
+    my $fds_peak = open_fds();
     for my $i (1 .. $records) {
         sse_produce($topic, $i % 4 ? 0 : 1, undef,
                     sprintf('r%06d-', $seq++) . ('x' x $size));
         if ($i % 20 == 0) {
             my $r = rss_kib();
             $peak = $r if $r > $peak;
+            my $f = open_fds();
+            $fds_peak = $f if $f > $fds_peak;
         }
     }
     for (1 .. 20) {
@@ -120,7 +123,8 @@ for my $round (1, 2) {
         sleep 0.1;
     }
     $m{peak} = $peak;
-    $m{fds_peak} = open_fds();
+    my $f = open_fds();
+    $m{fds_peak} = $f > $fds_peak ? $f : $fds_peak;
 
     # cut: 5 s without progress, then send_timeout; the condition is the
     # worker's sockets going back to what it had before
@@ -181,17 +185,21 @@ for my $i (0, 1) {
 
 # Released.  glibc returns freed memory to the system only from the top
 # of its heaps, so the first round leaves part of its growth with the
-# allocator (measured about 4.3 MiB, 21 KiB a client, of 8.8 MiB on the
-# development machine; printed above as "after the cut").  That memory is
-# reused, not leaked: the second round's growth and release end within
-# 2 MiB of where the first ended (a leak of 10 KiB a client would show).
+# allocator: between 4.2 and 6.3 MiB of 8.8 to 9.7 MiB in runs on the
+# development machine (printed above as "after the cut"), a share that
+# depends on where the last blocks happened to land, so it is not a bound.
+# That memory is reused, not leaked: the second round grows into it and
+# gives back what it took (within 1 MiB or a quarter of its growth), and
+# it ends within 2 MiB of where the first ended (a leak of 10 KiB a
+# client would show as 2 MiB).
 {
     my ($r1, $r2) = @round;
-    my $grew1 = $r1->{peak} - $r1->{before};
-    my $kept1 = $r1->{after} - $r1->{before};
-    ok($kept1 <= $grew1 * 3 / 4,
-       "round 1: most of the growth is released ($kept1 of $grew1 KiB "
-       . 'kept by the allocator)');
+    my $grew2 = $r2->{peak} - $r2->{before};
+    my $kept2 = $r2->{after} - $r2->{before};
+    my $allowed = $grew2 / 4 > 1024 ? int($grew2 / 4) : 1024;
+    ok($kept2 <= $allowed,
+       "round 2: its growth is released ($kept2 of $grew2 KiB kept, "
+       . "at most $allowed)");
     ok($r2->{after} - $r1->{after} <= 2048,
        'round 2 ends where round 1 ended, within 2 MiB ('
        . ($r2->{after} - $r1->{after}) . ' KiB): retention is reused, '
