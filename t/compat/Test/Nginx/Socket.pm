@@ -117,13 +117,23 @@ sub get_req_from_block ($) {
     if (defined $request && !ref $request) {
         1 while $request =~ s/^\s*\#[^\n]+\s+|^\s+//gs;
     }
-    my ($hdr, $chunked) = parse_more_headers($block->more_headers);
+    # more_headers: one text for every request, or (eval) an array of
+    # them, one per request
+    my $more = $block->more_headers;
+    my $headers_of = sub {
+        my $i = shift;
+        return parse_more_headers($more) unless ref $more eq 'ARRAY';
+        bail_out("$name - --- more_headers lacks data for the ${i}th "
+                 . "request") unless defined $more->[$i];
+        return parse_more_headers($more->[$i]);
+    };
 
     if (defined(my $reqs = $block->pipelined_requests)) {
         bail_out("$name - invalid entries in --- pipelined_requests")
             unless ref $reqs eq 'ARRAY';
         my $all = '';
         for my $i (0 .. $#$reqs) {
+            my ($hdr, $chunked) = $headers_of->($i);
             $all .= build_request($name, $reqs->[$i], $hdr, $chunked,
                                   $i == $#$reqs ? 'close' : 'keep-alive');
         }
@@ -131,12 +141,18 @@ sub get_req_from_block ($) {
     }
 
     if (!ref $request) {
+        my ($hdr, $chunked) = $headers_of->(0);
         return [[build_request($name, $request, $hdr, $chunked, 'close')]];
     }
 
     if (ref $request eq 'ARRAY') {
-        return [map { [build_request($name, $_, $hdr, $chunked, 'close')] }
-                @$request];
+        my @reqs;
+        for my $i (0 .. $#$request) {
+            my ($hdr, $chunked) = $headers_of->($i);
+            push @reqs, [build_request($name, $request->[$i], $hdr,
+                                       $chunked, 'close')];
+        }
+        return \@reqs;
     }
 
     bail_out("$name - invalid ---request : MUST be string or array of "
@@ -585,7 +601,8 @@ Requests: C<request> (C<METHOD [URI [HTTP/x.y]]> and an optional body on
 the following lines; a non-empty body is trimmed and gets a Content-Length;
 C<eval> may return an array of such strings, each sent on a fresh
 connection, and then every expectation must be an array too),
-C<more_headers> (C<Name: value> per line, the same for every request),
+C<more_headers> (C<Name: value> per line, the same for every request; or,
+with C<eval>, an array of such texts, one per request),
 C<pipelined_requests> (array, sent on one connection), C<raw_request>
 (string, or array of pieces sent one after the other), C<timeout> (C<3>,
 C<500ms>, C<2s>; each wait to write or read; default 3 s), C<abort> (a
