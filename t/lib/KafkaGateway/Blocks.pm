@@ -24,6 +24,14 @@ package KafkaGateway::Blocks;
 #       started (nginx's debug log says "kafka sse stream of "t" starts"):
 #       records a stream must see live.  A test checks it happened.
 #
+#   --- sse_other_client eval
+#   { request => "GET /s/t HTTP/1.0", headers => { "Last-Event-ID" => "0:1" },
+#     sse_data => [ ... ] }
+#       A second client streams at the same time as the block's request
+#       (from when nginx accepts, until silent for the block's timeout);
+#       its body is checked as sse_data says (below).  kafka_produce_during
+#       then waits for both streams of its topic to start.
+#
 #   --- sse_reload_after: TOPIC SECONDS
 #       SECONDS after the SSE stream of TOPIC started, nginx is reloaded:
 #       its old worker ends every stream (": closing: ..." and the end of
@@ -92,6 +100,9 @@ use warnings;
 
 use Test::More;
 use JSON::PP ();
+use File::Temp ();
+use IO::Select ();
+use IO::Socket::INET ();
 use POSIX ();
 use Scalar::Util qw(refaddr);
 use Time::HiRes qw(sleep time);
@@ -103,12 +114,12 @@ my $Valgrind = $ENV{TEST_NGINX_USE_VALGRIND};
 our $Patience = $Valgrind ? 60 : 15;
 
 my %Child;          # block => pids of its after_stream_start children
-my %LogFrom;        # block => error log size before its nginx started
+my %Other;          # block => [pid, body file] of its sse_other_client
 my $Touched;        # a broker control command was sent
 
 sub section {
     my ($block, $name) = @_;
-    return $block->can($name) ? $block->$name : undef;
+    return $block->can($name) ? scalar $block->$name : undef;
 }
 
 sub error_log_file {
@@ -124,12 +135,16 @@ sub slurp {
     return $data // '';
 }
 
-# the error log of this block (the CPAN runner appends the blocks' logs)
+# the error log of this block: both runners start each block with a new
+# one (a child started before that reads the last block's first: each
+# block streams its own topics)
 sub block_log {
-    my $block = shift;
-    my $log = slurp(error_log_file());
-    my $from = $LogFrom{refaddr $block} // 0;
-    return $from <= length $log ? substr($log, $from) : $log;
+    return slurp(error_log_file());
+}
+
+sub nginx_pid {
+    no warnings 'once';
+    return slurp($Test::Nginx::Util::PidFile) =~ /(\d+)/ ? $1 : undef;
 }
 
 sub control {
@@ -192,11 +207,12 @@ sub produce_records {
     }
 }
 
-# Waits in a child for the stream of $topic to start, then runs $then.
+# Waits in a child for the stream(s) of $topic to start, then runs $then.
 sub after_stream_start {
-    my ($block, $topic, $then) = @_;
+    my ($block, $topic, $then, $streams) = @_;
     my $name = $block->name;
     my $re = qr/kafka sse stream of "\Q$topic\E" starts/;
+    $streams ||= 1;
 
     my $pid = fork;
     die "fork: $!" unless defined $pid;
@@ -207,7 +223,7 @@ sub after_stream_start {
 
     my $ok = eval {
         my $deadline = time + $Patience;
-        until (block_log($block) =~ $re) {
+        until ((() = block_log($block) =~ /$re/g) >= $streams) {
             die "no \"kafka sse stream of \"$topic\" starts\" in the "
                 . "debug log within $Patience s\n" if time >= $deadline;
             sleep 0.05;
@@ -223,7 +239,6 @@ sub preprocess {
     my $block = shift;
     my $name = $block->name;
 
-    $LogFrom{refaddr $block} = -s error_log_file() || 0;
 
     if ($Valgrind && defined section($block, 'abort')
         && defined(my $t = section($block, 'timeout')))
@@ -249,20 +264,93 @@ sub preprocess {
         produce_records($records);
     }
 
+    my $other = section($block, 'sse_other_client');
+    if ($other) {
+        other_client($block, $other);
+    }
+
     if (my $records = section($block, 'kafka_produce_during')) {
         after_stream_start($block, $records->[0]{topic},
-                           sub { produce_records($records) });
+                           sub { produce_records($records) },
+                           $other ? 2 : 1);
     }
 
     if (defined(my $spec = section($block, 'sse_reload_after'))) {
         my ($topic, $secs) = split ' ', $spec;
         after_stream_start($block, $topic, sub {
             sleep $secs;
-            my $pid = slurp($Test::Nginx::Util::PidFile) =~ /(\d+)/ && $1
+            my $pid = nginx_pid()
                 or die "no nginx pid in $Test::Nginx::Util::PidFile\n";
             kill 'HUP', $pid or die "kill HUP $pid: $!\n";
         });
     }
+}
+
+# A client in a child: connects once nginx accepts, sends the request and
+# reads until the connection is silent for the block's timeout; the body
+# (after the headers) goes to a file the check reads.
+sub other_client {
+    my ($block, $spec) = @_;
+    my $file = File::Temp->new(TMPDIR => 1);
+    my $timeout = section($block, 'timeout') // 3;
+    my $port = $ENV{TEST_NGINX_SERVER_PORT} || $Test::Nginx::Util::ServerPort;
+
+    # the CPAN runner stops the last block's nginx after the preprocessors
+    my $old = nginx_pid();
+
+    my $pid = fork;
+    die "fork: $!" unless defined $pid;
+    if ($pid) {
+        $Other{refaddr $block} = [$pid, $file];
+        return;
+    }
+
+    my $ok = eval {
+        my $deadline = time + $Patience;
+        my $s;
+        until (($s = nginx_pid()) && $s != ($old // 0) && kill 0, $s) {
+            die "no new nginx\n" if time >= $deadline;
+            sleep 0.05;
+        }
+        until ($s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                          PeerPort => $port)) {
+            die "cannot connect to port $port: $!\n" if time >= $deadline;
+            sleep 0.05;
+        }
+        my ($line, $path) = $spec->{request} =~ /^(\S+ (\S+)) (\S+)$/
+            or die "sse_other_client: bad request $spec->{request}\n";
+        my $h = $spec->{headers} || {};
+        print $s "$spec->{request}\r\nHost: localhost\r\n"
+                 . join('', map { "$_: $h->{$_}\r\n" } sort keys %$h)
+                 . "\r\n";
+        my $sel = IO::Select->new($s);
+        my $raw = '';
+        while ($sel->can_read($timeout)) {
+            my $n = sysread $s, my $buf, 65536;
+            last unless $n;
+            $raw .= $buf;
+        }
+        close $s;
+        $raw =~ s/^.*?\r\n\r\n//s;
+        open my $out, '>', $file->filename or die "$file: $!\n";
+        print $out $raw;
+        close $out;
+        1;
+    };
+    print STDERR "# sse_other_client: $@" unless $ok;
+    POSIX::_exit($ok ? 0 : 1);
+}
+
+sub wait_child {
+    my $pid = shift;
+    my $deadline = time + $Patience;
+    while (time < $deadline) {
+        return $? == 0 if waitpid($pid, POSIX::WNOHANG()) == $pid;
+        sleep 0.05;
+    }
+    kill 'KILL', $pid;
+    waitpid($pid, 0);
+    return 0;
 }
 
 # the number of responses a block expects
@@ -284,21 +372,21 @@ sub check {
 
     if (my $pids = delete $Child{refaddr $block}) {
         for my $pid (@$pids) {
-            my $deadline = time + $Patience;
-            my $done;
-            while (!($done = waitpid($pid, POSIX::WNOHANG()) == $pid)
-                   && time < $deadline)
-            {
-                sleep 0.05;
-            }
-            kill 'KILL', $pid unless $done;
-            ok($done && $? == 0,
-               "$name - the stream started, then the records were produced"
-               . " or nginx reloaded");
+            ok(wait_child($pid), "$name - the stream started, then the "
+                                 . "records were produced or nginx reloaded");
         }
     }
 
-    check_sse($block, $body);
+    check_sse($block, $body, section($block, 'sse_events'),
+              section($block, 'sse_data'), '');
+
+    if (my $other = delete $Other{refaddr $block}) {
+        my ($pid, $file) = @$other;
+        ok(wait_child($pid), "$name - sse_other_client read its stream");
+        my $spec = section($block, 'sse_other_client');
+        check_sse($block, slurp($file->filename), $spec->{sse_events},
+                  $spec->{sse_data}, ' sse_other_client');
+    }
 
     if (defined(my $spec = section($block, 'kafka_topic_count'))) {
         my ($topic, $want) = split ' ', $spec;
@@ -439,10 +527,8 @@ sub sse_partition_of {
 }
 
 sub check_sse {
-    my ($block, $body) = @_;
-    my $name = $block->name;
-    my $events = section($block, 'sse_events');
-    my $data = section($block, 'sse_data');
+    my ($block, $body, $events, $data, $who) = @_;
+    my $name = $block->name . $who;
 
     return unless $events || $data;
 
