@@ -26,11 +26,13 @@ package KafkaGateway::Blocks;
 #
 #   --- sse_other_client eval
 #   { request => "GET /s/t HTTP/1.0", headers => { "Last-Event-ID" => "0:1" },
-#     sse_data => [ ... ] }
-#       A second client streams at the same time as the block's request
-#       (from when nginx accepts, until silent for the block's timeout);
-#       its body is checked as sse_data says (below).  kafka_produce_during
-#       then waits for both streams of its topic to start.
+#     status => 200, sse_data => [ ... ] }
+#       Another client streams at the same time as the block's request
+#       (from when the block's nginx accepts, until silent for the block's
+#       timeout); its status and body are checked as status, sse_events
+#       and sse_data say (below).  An array of them: as many clients.  The
+#       block's request waits for their streams to start (an --- init is
+#       set), and kafka_produce_during for every stream of its topic.
 #
 #   --- sse_reload_after: TOPIC SECONDS
 #       SECONDS after the SSE stream of TOPIC started, nginx is reloaded:
@@ -85,7 +87,10 @@ package KafkaGateway::Blocks;
 #   { 0 => [ "p0-1" ], 1 => [ "p1-0" ] }
 #                             the same per partition (the partition whose
 #                             offset the event's id moved on), the order
-#                             between partitions free.
+#                             between partitions free;
+#   { unordered => [ "a", "b" ] }
+#                             these, in any order (records filtered out
+#                             move other partitions on too).
 #
 # Streams never end: an SSE block sends "GET ... HTTP/1.0" (not chunked, so
 # a partial body is a body) with "--- timeout" and "--- abort", and is read
@@ -264,15 +269,19 @@ sub preprocess {
         produce_records($records);
     }
 
-    my $other = section($block, 'sse_other_client');
-    if ($other) {
-        other_client($block, $other);
+    my $others = section($block, 'sse_other_client');
+    $others = [$others] if ref $others eq 'HASH';
+    if ($others) {
+        other_client($block, $_) for @$others;
+        $block->set_value('init',
+            'KafkaGateway::Blocks::wait_streams(' . @$others . ')')
+            unless defined section($block, 'init');
     }
 
     if (my $records = section($block, 'kafka_produce_during')) {
         after_stream_start($block, $records->[0]{topic},
                            sub { produce_records($records) },
-                           $other ? 2 : 1);
+                           1 + @{ $others || [] });
     }
 
     if (defined(my $spec = section($block, 'sse_reload_after'))) {
@@ -301,7 +310,7 @@ sub other_client {
     my $pid = fork;
     die "fork: $!" unless defined $pid;
     if ($pid) {
-        $Other{refaddr $block} = [$pid, $file];
+        push @{ $Other{refaddr $block} }, [$pid, $file, $spec];
         return;
     }
 
@@ -331,7 +340,6 @@ sub other_client {
             $raw .= $buf;
         }
         close $s;
-        $raw =~ s/^.*?\r\n\r\n//s;
         open my $out, '>', $file->filename or die "$file: $!\n";
         print $out $raw;
         close $out;
@@ -339,6 +347,18 @@ sub other_client {
     };
     print STDERR "# sse_other_client: $@" unless $ok;
     POSIX::_exit($ok ? 0 : 1);
+}
+
+# --- init of a block with other clients: their streams have started
+sub wait_streams {
+    my $n = shift;
+    my $re = qr/kafka sse stream of "[^"]+" starts/;
+    my $deadline = time + $Patience;
+    until ((() = block_log() =~ /$re/g) >= $n) {
+        die "$n stream(s) did not start within $Patience s\n"
+            if time >= $deadline;
+        sleep 0.05;
+    }
 }
 
 sub wait_child {
@@ -380,12 +400,18 @@ sub check {
     check_sse($block, $body, section($block, 'sse_events'),
               section($block, 'sse_data'), '');
 
-    if (my $other = delete $Other{refaddr $block}) {
-        my ($pid, $file) = @$other;
-        ok(wait_child($pid), "$name - sse_other_client read its stream");
-        my $spec = section($block, 'sse_other_client');
-        check_sse($block, slurp($file->filename), $spec->{sse_events},
-                  $spec->{sse_data}, ' sse_other_client');
+    my $i = 0;
+    for my $other (@{ delete $Other{refaddr $block} || [] }) {
+        my ($pid, $file, $spec) = @$other;
+        my $who = " sse_other_client[" . $i++ . "]";
+        ok(wait_child($pid), "$name$who - read its stream");
+        my ($head, $rest) = split /\r\n\r\n/, slurp($file->filename), 2;
+        if (defined $spec->{status}) {
+            is(($head // '') =~ m{^HTTP/\S+ (\d+)} ? $1 : undef,
+               $spec->{status}, "$name$who - status");
+        }
+        check_sse($block, $rest, $spec->{sse_events}, $spec->{sse_data},
+                  $who);
     }
 
     if (defined(my $spec = section($block, 'kafka_topic_count'))) {
@@ -562,6 +588,13 @@ sub check_sse {
         if (ref $data eq 'ARRAY') {
             is_deeply([ map { $_->{data} } @ev ], $data,
                       "$name - sse_data")
+                or diag("the stream:\n$body");
+            return;
+        }
+
+        if (my $set = $data->{unordered}) {
+            is_deeply([ sort map { $_->{data} } @ev ], [ sort @$set ],
+                      "$name - sse_data, in any order")
                 or diag("the stream:\n$body");
             return;
         }
