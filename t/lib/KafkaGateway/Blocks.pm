@@ -51,7 +51,7 @@ package KafkaGateway::Blocks;
 #       response the brokers are restored ("up all", "rtt all 0") whenever
 #       a command was sent.
 #
-# Checks of each response:
+# Checks of each response (before its kafka_control steps):
 #
 #   --- kafka_records eval
 #   [ { key => "k1", value => "hello", headers => { "x-a" => "1" } }, ... ]
@@ -61,10 +61,13 @@ package KafkaGateway::Blocks;
 #       given, these headers (and no others; a qr// value is matched) and
 #       partition.
 #
+# After the last response (and its kafka_control steps, and the brokers
+# restored):
+#
 #   --- kafka_topic_count: TOPIC N
-#       The topic holds exactly N records (0: the request produced nothing).
-#       Waits up to 5 s for the count to be reached, then checks it is not
-#       exceeded.
+#       The topic holds exactly N records (0: the requests produced
+#       nothing).  Waits up to 15 s (60 under valgrind) for the count to be
+#       reached, then checks it is not exceeded.
 #
 #   --- kafka_topic_values eval
 #   { topic => "t", values => [ "a", "b" ] }
@@ -414,6 +417,19 @@ sub check {
                   $who);
     }
 
+    if (defined(my $want = section($block, 'kafka_records'))) {
+        check_records($block, $body, $want);
+    }
+
+    if (my $steps = section($block, 'kafka_control')) {
+        run_steps($block, $steps->{$req_idx}) if exists $steps->{$req_idx};
+    }
+
+    # the topics' contents once the block's requests are done
+    return if $req_idx < responses($block) - 1;
+
+    restore_brokers();
+
     if (defined(my $spec = section($block, 'kafka_topic_count'))) {
         my ($topic, $want) = split ' ', $spec;
         my $records = wait_records($topic, $want);
@@ -427,22 +443,13 @@ sub check {
         is_deeply([ sort map { decode_b64($_->{value_b64}) } @$records ],
                   $want, "$name - the values in topic $spec->{topic}");
     }
-
-    if (defined(my $want = section($block, 'kafka_records'))) {
-        check_records($block, $body, $want);
-    }
-
-    if (my $steps = section($block, 'kafka_control')) {
-        run_steps($block, $steps->{$req_idx}) if exists $steps->{$req_idx};
-        restore_brokers() if $req_idx == responses($block) - 1;
-    }
 }
 
 sub wait_records {
     my ($topic, $want) = @_;
     my $brokers = $ENV{TEST_NGINX_KAFKA_BROKERS};
     my $records = [];
-    my $deadline = time + ($want ? 5 : 0.5);
+    my $deadline = time + ($want ? $Patience : 0.5);
     while (1) {
         $records = dump_topic($brokers, $topic);
         last if ($want && @$records >= $want) || time >= $deadline;
