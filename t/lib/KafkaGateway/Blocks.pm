@@ -64,6 +64,11 @@ package KafkaGateway::Blocks;
 # After the last response (and its kafka_control steps, and the brokers
 # restored):
 #
+#   --- error_log_allowed eval
+#   [ qr/kafka producer: .*Connection refused/ ]
+#       Every [error], [crit], [alert] or [emerg] line of the block's error
+#       log matches one of these (for blocks that expect some errors).
+#
 #   --- kafka_topic_count: TOPIC N
 #       The topic holds exactly N records (0: the requests produced
 #       nothing).  Waits up to 15 s (60 under valgrind) for the count to be
@@ -429,6 +434,15 @@ sub check {
     return if $req_idx < responses($block) - 1;
 
     restore_brokers();
+
+    if (my $allowed = section($block, 'error_log_allowed')) {
+        $allowed = [$allowed] unless ref $allowed eq 'ARRAY';
+        my @bad = grep { my $l = $_; !grep { $l =~ $_ } @$allowed }
+                  grep { /\[(?:error|crit|alert|emerg)\]/ }
+                  split /\n/, block_log();
+        ok(!@bad, "$name - error_log_allowed: no other [error], [crit], "
+                  . "[alert] or [emerg] line") or diag(join "\n", @bad);
+    }
 
     if (defined(my $spec = section($block, 'kafka_topic_count'))) {
         my ($topic, $want) = split ' ', $spec;
