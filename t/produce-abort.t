@@ -4,13 +4,17 @@
 # TEST_NGINX_USE_VALGRIND=1 (make test-valgrind) to see that a delivery
 # report for a gone request touches no freed memory.
 #
-# A client leaves when the connection has been silent for the block's
-# timeout (--- abort), 0.5 s (x5 under valgrind, see KafkaGateway::Blocks),
-# long before the acknowledgement: with every broker answer delayed by
-# RTT (1 s, 3 s under valgrind) it needs the topic's metadata and the
-# produce round trip, 2 x RTT at least.  That the request was parked
-# waiting for Kafka before the client left is checked in the debug log,
-# and every later wait is for the log line or the records it expects.
+# Every request meets a ready worker: a block sends it once the error log
+# says "kafka producer ... started" (--- init), however slowly nginx
+# starts (under valgrind, seconds).  A client leaves when the connection
+# has been silent for the block's timeout (--- abort), 0.5 s (1.5 s under
+# valgrind, see KafkaGateway::Blocks), before the acknowledgement: with
+# every broker answer delayed by RTT (1 s, 1.5 s under valgrind) it needs
+# the topic's metadata and the produce round trip, 2 x RTT at least.  (A
+# longer RTT makes librdkafka time its records out.)  That the request
+# was parked waiting for Kafka before the client left is checked in the
+# debug log, and every later wait is for the log line or the records it
+# expects.
 
 use Test::Nginx::Socket 'no_plan';
 use KafkaGateway::Blocks;
@@ -21,7 +25,7 @@ my $why;
 plan(skip_all => $why)
     if $why = KafkaGateway::Features::nginx_lacks('debug');
 
-our $RTT = $ENV{TEST_NGINX_USE_VALGRIND} ? 3000 : 1000;
+our $RTT = $ENV{TEST_NGINX_USE_VALGRIND} ? 1500 : 1000;
 
 master_on();
 workers(1);
@@ -60,6 +64,10 @@ add_block_preprocessor(sub {
         kafka_produce abort-after;
     }
 _EOC_
+
+    $block->set_value("init", "KafkaGateway::Blocks::wait_log("
+                              . "qr/kafka producer \\S+ started/);\n"
+                              . ($block->init // ''));
 
     if (!defined $block->no_error_log && !defined $block->error_log) {
         $block->set_value("no_error_log", "[error]\n[alert]\n[crit]");

@@ -61,24 +61,6 @@ package KafkaGateway::Blocks;
 #       given, these headers (and no others; a qr// value is matched) and
 #       partition.
 #
-# After the last response (and its kafka_control steps, and the brokers
-# restored):
-#
-#   --- error_log_allowed eval
-#   [ qr/kafka producer: .*Connection refused/ ]
-#       Every [error], [crit], [alert] or [emerg] line of the block's error
-#       log matches one of these (for blocks that expect some errors).
-#
-#   --- kafka_topic_count: TOPIC N
-#       The topic holds exactly N records (0: the requests produced
-#       nothing).  Waits up to 15 s (60 under valgrind) for the count to be
-#       reached, then checks it is not exceeded.
-#
-#   --- kafka_topic_values eval
-#   { topic => "t", values => [ "a", "b" ] }
-#       The values in the topic, sorted, are exactly these (sorted); waits
-#       as kafka_topic_count does.
-#
 #   --- sse_events eval
 #   [ { retry => 1500, id => qr/^0:0/ }, { event => "t", data => "v" } ]
 #       The response body parsed as a browser's EventSource reads it, one
@@ -99,12 +81,34 @@ package KafkaGateway::Blocks;
 #   { unordered => [ "a", "b" ] }
 #                             these, in any order (records filtered out
 #                             move other partitions on too).
+#       sse_other_client bodies are checked the same way.
+#
+# After the last response (and its kafka_control steps, and the brokers
+# restored):
+#
+#   --- error_log_allowed eval
+#   [ qr/kafka producer: .*Connection refused/ ]
+#       Every [error], [crit], [alert] or [emerg] line of the block's error
+#       log matches one of these (for blocks that expect some errors).
+#
+#   --- kafka_topic_count: TOPIC N
+#       The topic holds exactly N records (0: the requests produced
+#       nothing).  Waits up to 15 s (60 under valgrind) for the count to be
+#       reached, then checks it is not exceeded.
+#
+#   --- kafka_topic_values eval
+#   { topic => "t", values => [ "a", "b" ] }
+#       The values in the topic, sorted, are exactly these (sorted); waits
+#       as kafka_topic_count does.
 #
 # Streams never end: an SSE block sends "GET ... HTTP/1.0" (not chunked, so
 # a partial body is a body) with "--- timeout" and "--- abort", and is read
 # until it is silent that long.  Under TEST_NGINX_USE_VALGRIND a block's
-# timeout with --- abort is multiplied by 5: the silence must be nginx's,
+# timeout with --- abort is multiplied by 3: the silence must be nginx's,
 # not valgrind's.
+#
+# For an --- init: KafkaGateway::Blocks::wait_log(qr/.../) waits for an
+# error log line (a ready worker, say).
 #
 # Use: use KafkaGateway::Blocks; after "use Test::Nginx::Socket".
 
@@ -127,7 +131,7 @@ my $Valgrind = $ENV{TEST_NGINX_USE_VALGRIND};
 our $Patience = $Valgrind ? 60 : 15;
 
 my %Child;          # block => pids of its after_stream_start children
-my %Other;          # block => [pid, body file] of its sse_other_client
+my %Other;          # block => [pid, body file, spec] per sse_other_client
 my $Touched;        # a broker control command was sent
 
 sub section {
@@ -258,7 +262,7 @@ sub preprocess {
     {
         $t =~ s/^\s+|\s+$//g;
         my $secs = $t =~ /^(.*?)ms$/ ? $1 / 1000 : ($t =~ s/s$//r);
-        $block->set_value('timeout', $secs * 5);
+        $block->set_value('timeout', $secs * 3);
     }
 
     if (defined(my $topics = section($block, 'kafka_topics'))) {
@@ -355,6 +359,19 @@ sub other_client {
     };
     print STDERR "# sse_other_client: $@" unless $ok;
     POSIX::_exit($ok ? 0 : 1);
+}
+
+# For an --- init: waits until the block's error log has a line matching
+# $re (e.g. the worker's "kafka producer ... started": requests then meet
+# a ready worker, however slow nginx starts)
+sub wait_log {
+    my $re = shift;
+    my $deadline = time + $Patience;
+    until (block_log() =~ $re) {
+        die "no error log line matches $re within $Patience s\n"
+            if time >= $deadline;
+        sleep 0.05;
+    }
 }
 
 # --- init of a block with other clients: their streams have started
