@@ -83,18 +83,20 @@ package KafkaGateway::Blocks;
 #                             move other partitions on too).
 #       sse_other_client bodies are checked the same way.
 #
-# After the last response (and its kafka_control steps, and the brokers
-# restored):
-#
-#   --- error_log_allowed eval
-#   [ qr/kafka producer: .*Connection refused/ ]
-#       Every [error], [crit], [alert] or [emerg] line of the block's error
-#       log matches one of these (for blocks that expect some errors).
+# After each response's kafka_control steps (after the last one's, the
+# brokers restored):
 #
 #   --- kafka_topic_count: TOPIC N
 #       The topic holds exactly N records (0: the requests produced
 #       nothing).  Waits up to 15 s (60 under valgrind) for the count to be
 #       reached, then checks it is not exceeded.
+#
+# After the last response:
+#
+#   --- error_log_allowed eval
+#   [ qr/kafka producer: .*Connection refused/ ]
+#       Every [error], [crit], [alert] or [emerg] line of the block's error
+#       log matches one of these (for blocks that expect some errors).
 #
 #   --- kafka_topic_values eval
 #   { topic => "t", values => [ "a", "b" ] }
@@ -447,10 +449,19 @@ sub check {
         run_steps($block, $steps->{$req_idx}) if exists $steps->{$req_idx};
     }
 
-    # the topics' contents once the block's requests are done
-    return if $req_idx < responses($block) - 1;
+    my $last = $req_idx == responses($block) - 1;
 
-    restore_brokers();
+    restore_brokers() if $last;
+
+    if (defined(my $spec = section($block, 'kafka_topic_count'))) {
+        my ($topic, $want) = split ' ', $spec;
+        my $records = wait_records($topic, $want);
+        is(scalar @$records, $want,
+           "$name - topic $topic holds $want record(s)");
+    }
+
+    # the block's end state
+    return unless $last;
 
     if (my $allowed = section($block, 'error_log_allowed')) {
         $allowed = [$allowed] unless ref $allowed eq 'ARRAY';
@@ -459,13 +470,6 @@ sub check {
                   split /\n/, block_log();
         ok(!@bad, "$name - error_log_allowed: no other [error], [crit], "
                   . "[alert] or [emerg] line") or diag(join "\n", @bad);
-    }
-
-    if (defined(my $spec = section($block, 'kafka_topic_count'))) {
-        my ($topic, $want) = split ' ', $spec;
-        my $records = wait_records($topic, $want);
-        is(scalar @$records, $want,
-           "$name - topic $topic holds $want record(s)");
     }
 
     if (defined(my $spec = section($block, 'kafka_topic_values'))) {
