@@ -30,7 +30,7 @@ our $VERSION = '0.01';
 our @EXPORT_OK = qw(
     start_broker shared_broker dump_topic start_nginx
     check_error_log_clean check_valgrind_clean http_request wait_until
-    free_port decode_b64
+    free_port decode_b64 produce
 );
 our %EXPORT_TAGS = (all => \@EXPORT_OK);
 
@@ -226,6 +226,56 @@ sub dump_topic {
     }
     return \@records;
 }
+
+# A private nginx.
+
+sub produce {
+    my ($bootstrap, $topic, %rec) = @_;
+    my $kcat = $rec{kcat} || 'kcat';
+    my @cmd = ($kcat, '-P', '-b', $bootstrap, '-t', $topic);
+    push @cmd, '-p', $rec{partition} if defined $rec{partition};
+
+    my $h = $rec{headers} || [];
+    my @pairs = ref $h eq 'HASH' ? map { ($_ => $h->{$_}) } sort keys %$h
+                                 : @$h;
+    while (my ($name, $value) = splice @pairs, 0, 2) {
+        push @cmd, '-H', defined $value ? "$name=$value" : $name;
+    }
+
+    my $dir = tempdir('kgw-produce-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+    my $stdin;
+    if (defined $rec{value} && length $rec{value}) {
+        # a file is sent as one message, any bytes and newlines included
+        open my $fh, '>', "$dir/value" or croak "produce: $dir/value: $!";
+        binmode $fh;
+        print $fh $rec{value};
+        close $fh;
+        push @cmd, '-k', $rec{key} if defined $rec{key};
+        push @cmd, @{ $rec{args} || [] }, "$dir/value";
+    } else {
+        # kcat skips empty files and lines: send "KEY<delim>" on stdin
+        # with -K (and -Z for a null value, which also makes an empty key
+        # null)
+        my $key = defined $rec{key} ? $rec{key} : '';
+        croak "produce: a key with a newline needs a non-empty value"
+            if $key =~ /\n/;
+        my $delim = "\x{1}";
+        open my $fh, '>', "$dir/stdin" or croak "produce: $dir/stdin: $!";
+        binmode $fh;
+        print $fh "$key$delim\n";
+        close $fh;
+        push @cmd, '-K', $delim;
+        push @cmd, '-Z' unless defined $rec{value};
+        push @cmd, @{ $rec{args} || [] };
+        $stdin = "$dir/stdin";
+    }
+
+    my ($status, $out, $err) = run_cmd(\@cmd, timeout => $rec{timeout} || 20,
+                                       stdin_file => $stdin);
+    croak "produce: @cmd failed (status $status): $err" if $status != 0;
+    return 1;
+}
+
 
 # A private nginx.
 
