@@ -10,7 +10,7 @@
 #   make test-asan       the suite against nginx and the module built with
 #                        ASan and UBSan (sources as for test-matrix)
 #   make fuzz     libFuzzer targets for the parsers of client input, each for
-#                 FUZZ_SECONDS (default 20; fuzz/README.md)
+#                 FUZZ_SECONDS (default 15; fuzz/README.md)
 #   make check    everything CI runs (.ci/run): test, test-matrix, test-asan,
 #                 test-deb, fuzz
 #   make bench    benchmarks (see bench/README.md)
@@ -20,7 +20,7 @@ NGINX_BIN  ?= /usr/sbin/nginx
 RUN_PORT   ?= 8080
 PROVE_ARGS ?= t/*.t t/selftest/*.t
 NGINX_SOURCES ?= ../shared/nginx
-FUZZ_SECONDS ?= 20
+FUZZ_SECONDS ?= 15
 
 MODULE     = $(BUILD)/ngx_http_kafka_gateway_module.so
 TOOLS      = $(BUILD)/kafka-dev-broker $(BUILD)/kafka-dev-dump
@@ -80,7 +80,7 @@ test-asan: tools
 	NGINX_SOURCES="$(NGINX_SOURCES)" tools/test-asan.sh $(BUILD)
 
 # libFuzzer targets (fuzz/README.md): each runs FUZZ_SECONDS (CI: the
-# default, 20 s; by hand e.g. FUZZ_SECONDS=600) against nginx's objects and
+# default, 15 s; by hand e.g. FUZZ_SECONDS=600) against nginx's objects and
 # the module built with clang's ASan and UBSan (sources as for test-matrix);
 # fails on any crash, sanitizer report, leak or failed check
 fuzz:

@@ -4,7 +4,7 @@
 #
 #   tools/fuzz.sh [BUILD_DIR]            ("make fuzz")
 #
-# FUZZ_SECONDS   how long each target runs (default 20: CI); by hand, e.g.
+# FUZZ_SECONDS   how long each target runs (default 15: CI); by hand, e.g.
 #                FUZZ_SECONDS=600 make fuzz
 # FUZZ_TARGETS   which targets (default: every fuzz/fuzz_NAME.c)
 #
@@ -32,7 +32,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 build=$(realpath -m "${1:-$top/build}")
 sources=${NGINX_SOURCES:-../shared/nginx}
 ver=${NGINX_FUZZ_VERSION:-1.31.4}
-seconds=${FUZZ_SECONDS:-20}
+seconds=${FUZZ_SECONDS:-15}
 out=$build/fuzz
 tree=$out/nginx-$ver
 
