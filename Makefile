@@ -9,8 +9,10 @@
 #                        when it is absent)
 #   make test-asan       the suite against nginx and the module built with
 #                        ASan and UBSan (sources as for test-matrix)
+#   make fuzz     libFuzzer targets for the parsers of client input, each for
+#                 FUZZ_SECONDS (default 15; fuzz/README.md)
 #   make check    everything CI runs (.ci/run): test, test-matrix, test-asan,
-#                 test-deb
+#                 test-deb, fuzz
 #   make bench    benchmarks (see bench/README.md)
 
 BUILD      ?= $(CURDIR)/build
@@ -18,6 +20,7 @@ NGINX_BIN  ?= /usr/sbin/nginx
 RUN_PORT   ?= 8080
 PROVE_ARGS ?= t/*.t t/selftest/*.t
 NGINX_SOURCES ?= ../shared/nginx
+FUZZ_SECONDS ?= 15
 
 MODULE     = $(BUILD)/ngx_http_kafka_gateway_module.so
 TOOLS      = $(BUILD)/kafka-dev-broker $(BUILD)/kafka-dev-dump
@@ -34,7 +37,7 @@ export KAFKA_DEV_BROKER ?= $(BUILD)/kafka-dev-broker
 export KAFKA_DEV_DUMP ?= $(BUILD)/kafka-dev-dump
 
 .PHONY: all deps module tools run test test-valgrind test-matrix test-asan \
-        check bench clean
+        fuzz check bench clean
 
 all: module tools
 
@@ -76,9 +79,18 @@ test-matrix: tools
 test-asan: tools
 	NGINX_SOURCES="$(NGINX_SOURCES)" tools/test-asan.sh $(BUILD)
 
+# libFuzzer targets (fuzz/README.md): each runs FUZZ_SECONDS (CI: the
+# default, 15 s; by hand e.g. FUZZ_SECONDS=600) against nginx's objects and
+# the module built with clang's ASan and UBSan (sources as for test-matrix);
+# fails on any crash, sanitizer report, leak or failed check
+fuzz:
+	FUZZ_SECONDS=$(FUZZ_SECONDS) NGINX_SOURCES="$(NGINX_SOURCES)" \
+	    tools/fuzz.sh $(BUILD)
+
 # what CI runs: the suite on Debian's nginx, the other nginx releases, the
-# sanitizers, the Debian package (each says "skipped" where it cannot run)
-check: test test-matrix test-asan test-deb
+# sanitizers, the Debian package, the fuzzers (each says "skipped" where it
+# cannot run)
+check: test test-matrix test-asan test-deb fuzz
 
 bench: all
 	bench/run.sh

@@ -33,6 +33,12 @@ if [ "${1:-}" = asan ]; then
     pkgs="$pkgs clang-14 libclang-rt-14-dev"
 fi
 
+# "tools/install-deps.sh fuzz" ("make fuzz"): clang with libFuzzer and the
+# sanitizer runtimes
+if [ "${1:-}" = fuzz ]; then
+    pkgs="$pkgs clang-14 libclang-rt-14-dev"
+fi
+
 pkgs="$pkgs ${EXTRA_PACKAGES:-}"
 
 missing=
