@@ -9,6 +9,11 @@ pkgs="nginx nginx-dev librdkafka-dev libjansson-dev libjwt-dev
       libtest-base-perl libtext-diff-perl libwww-perl libipc-run-perl
       liblist-moreutils-perl libtest-longstring-perl libipc-run3-perl"
 
+# kafka_status is checked with Prometheus' own tools (t/status.t runs
+# promtool, t/status-prometheus.t a server); policy-rc.d below keeps the
+# package's service from starting
+pkgs="$pkgs prometheus"
+
 # the browser test (t/sse-browser.t): Debian's chromium, and node/npm for
 # playwright-core unless a node is already installed
 pkgs="$pkgs chromium"
