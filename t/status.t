@@ -237,6 +237,11 @@ add_block_preprocessor(sub {
     if (!defined $block->no_error_log && !defined $block->error_log) {
         $block->set_value("no_error_log", "[error]\n[alert]\n[crit]");
     }
+
+    # a worker's first record waits for metadata (seconds under valgrind)
+    if (!defined $block->timeout) {
+        $block->set_value("timeout", 15);
+    }
 });
 
 run_tests();
