@@ -531,10 +531,13 @@ ngx_http_kafka_status_jwt_rejected(const char *reason)
 void
 ngx_http_kafka_status_acl_rejected(void)
 {
-    if (ngx_http_kafka_status_sh) {
-        (void) ngx_atomic_fetch_add(
-                &ngx_http_kafka_status_sh->jwt[NGX_HTTP_KAFKA_STATUS_JWT_DENIED],
-                1);
+    ngx_http_kafka_status_shctx_t  *sh;
+
+    sh = ngx_http_kafka_status_sh;
+
+    if (sh) {
+        (void) ngx_atomic_fetch_add(&sh->jwt[NGX_HTTP_KAFKA_STATUS_JWT_DENIED],
+                                    1);
     }
 }
 
