@@ -5,7 +5,8 @@
 #
 # Environment: BENCH_RUNS (3) repetitions of every cell, BENCH_SECONDS (5)
 # per produce cell, BENCH_SSE_SECONDS (6) per SSE rate, BENCH_SSE_CLIENTS
-# ("1000 10000"), BENCH_OUT (bench/results/<date>.md).
+# ("1000 10000"), BENCH_STATUS_CLIENTS (1000), BENCH_PARTS ("produce sse
+# memory status"), BENCH_OUT (bench/results/<date>.md).
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -27,7 +28,8 @@ SSE_SECS=${BENCH_SSE_SECONDS:-6}
 SSE_CLIENTS=${BENCH_SSE_CLIENTS:-1000 10000}
 OUT=${BENCH_OUT:-$top/bench/results/$(date -u +%F).md}
 PORT=${BENCH_PORT:-18480}
-PARTS=" ${BENCH_PARTS:-produce sse memory} "
+PARTS=" ${BENCH_PARTS:-produce sse memory status} "
+STATUS_CLIENTS=${BENCH_STATUS_CLIENTS:-1000}
 CONNS=64
 NOFILE=$(ulimit -Hn)     # nginx may not raise its worker's limit above it
 if [ "$NOFILE" = unlimited ] || [ "$NOFILE" -gt 65536 ]; then
@@ -361,7 +363,81 @@ memory_part() {
     done
 }
 
-for part in produce sse memory; do
+# kafka_status's cost: the gateway as above, and with kafka_status scraped
+# every second, side by side in every run: produce (ack on, 1 KiB) and SSE
+# ($STATUS_CLIENTS clients, 100 records/s)
+{ conf_head "load_module $MODULE;"; cat <<EOF
+    kafka_brokers  $KAFKA_BROKERS;
+    kafka_consumer_property  fetch.wait.max.ms  10;
+    server {
+        listen  127.0.0.1:$PORT backlog=8192;
+        location ~ ^/ack/(?<t>[^/]+)$ { kafka_produce \$t; }
+        location ~ ^/events/(?<t>[^/]+)$ { kafka_consume_sse \$t; }
+        location = /metrics { kafka_status; }
+    }
+}
+EOF
+} | write_conf gateway-status
+
+status_session() {  # CONF TAG RUN
+    local conf=$1 tag=$2 run=$3 topic=bench-st-$2-$3 scraper= line out \
+          c0 c1 events
+    ctl "topic $topic 4"
+    start_nginx "$conf"
+    curl -sf -o /dev/null --data x "http://127.0.0.1:$PORT/ack/bench-st"
+    curl -sf -o /dev/null --data '{"t":0}' "http://127.0.0.1:$PORT/ack/$topic"
+
+    if [ "$tag" = on ]; then
+        while :; do
+            curl -sf -o /dev/null "http://127.0.0.1:$PORT/metrics" || true
+            sleep 1
+        done &
+        scraper=$!
+    fi
+
+    wrk_cell "st_${tag}_prod" /ack/bench-st raw 1024
+
+    coproc SSE { exec "$BUILD/bench/sse-client" -p "$PORT" \
+                      -u "/events/$topic" -n "$STATUS_CLIENTS"; }
+    read -r -t 120 line <&"${SSE[0]}"
+    sleep 2
+    echo reset >&"${SSE[1]}"
+    c0=$(cpu_s "$WPID")
+    out=$("$BUILD/bench/publisher" -p "$PORT" -u "/ack/$topic" -r 100 \
+          -d "$SSE_SECS" -s 100) || true
+    sleep 1
+    c1=$(cpu_s "$WPID")
+    echo report >&"${SSE[1]}"
+    read -r -t 30 line <&"${SSE[0]}"
+    log "status $tag: $out | $line"
+    events=$(field "$line" events)
+    add "st_${tag}_sse_eps" "$(awk -v e="$events" -v s="$(field "$out" secs)" \
+        'BEGIN { printf "%.0f\n", e / s }')"
+    add "st_${tag}_sse_p99" "$(field "$line" p99_ms)"
+    add "st_${tag}_sse_cpu_me" "$(awk -v a="$c0" -v b="$c1" -v e="$events" \
+        'BEGIN { printf "%.3f\n", (e > 0) ? (b - a) / e * 1e6 : 0 }')"
+    echo quit >&"${SSE[1]}"
+    wait "$SSE_PID" 2>/dev/null || true
+
+    if [ -n "$scraper" ]; then
+        kill "$scraper"
+        wait "$scraper" 2>/dev/null || true
+    fi
+    grep -E '\[(alert|emerg|crit)\]' "$work/$conf/logs/error.log" >&2 || true
+    stop_nginx "$conf"
+}
+
+status_part() {
+    for run in $(seq 1 "$RUNS"); do
+        status_session gateway off "$run"
+        status_session gateway-status on "$run"
+    done
+    ratio st_on_prod_rps st_off_prod_rps r_st_prod_rps
+    ratio st_on_sse_eps st_off_sse_eps r_st_sse_eps
+    ratio st_on_sse_cpu_me st_off_sse_cpu_me r_st_sse_cpu
+}
+
+for part in produce sse memory status; do
     case $PARTS in *" $part "*) log "$part"; "${part}_part" ;; esac
 done
 
@@ -469,6 +545,16 @@ closed or refused during the session (all runs).
 | nginx without the module | $(summary idle_plain %.0f) |
 | with the module, a producer and a consumer | $(summary idle_module-idle %.0f) |
 
+## kafka_status scraped every second vs without
+
+| cell | without | with kafka_status | with / without |
+|---|---|---|---|
+| produce 1 KiB, ack on, requests/s | $(summary st_off_prod_rps %.0f) | $(summary st_on_prod_rps %.0f) | $(summary r_st_prod_rps %.3f) |
+| produce 1 KiB, ack on, p99 ms | $(summary st_off_prod_p99 %.2f) | $(summary st_on_prod_p99 %.2f) | |
+| SSE $STATUS_CLIENTS clients × 100/s, delivered events/s | $(summary st_off_sse_eps %.0f) | $(summary st_on_sse_eps %.0f) | $(summary r_st_sse_eps %.3f) |
+| SSE, p99 ms | $(summary st_off_sse_p99 %.1f) | $(summary st_on_sse_p99 %.1f) | |
+| SSE, worker CPU s / M events | $(summary st_off_sse_cpu_me %.2f) | $(summary st_on_sse_cpu_me %.2f) | $(summary r_st_sse_cpu %.3f) |
+
 ## Targets
 
 | target | status |
@@ -480,6 +566,8 @@ closed or refused during the session (all runs).
 | SSE memory per idle client < 16 KiB ($big clients) | $(target "$(median "gateway_${big}_idle_kib")" "<" 16) |
 | SSE CPU per event ≤ 2 × Nchan's ($small clients, 100/s) | $(target "$(median "r_cpu_${small}_100")" "<" 2.0001) |
 | SSE CPU per event ≤ 2 × Nchan's ($big clients, 100/s) | $(target "$(median "r_cpu_${big}_100")" "<" 2.0001) |
+| kafka_status scraped: produce requests/s ≥ 97% of without | $(target "$(median r_st_prod_rps)" ">=" 0.97) |
+| kafka_status scraped: SSE worker CPU per event ≤ 103% of without | $(target "$(median r_st_sse_cpu)" "<" 1.0301) |
 EOF
 } > "$work/report.md"
 

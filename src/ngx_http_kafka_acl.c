@@ -16,6 +16,7 @@
 #include "ngx_http_kafka_rest.h"
 #include "ngx_http_kafka_jwt.h"
 #include "ngx_http_kafka_acl.h"
+#include "ngx_http_kafka_status.h"
 
 
 static ngx_int_t ngx_http_kafka_jwt_acl_allows(ngx_http_request_t *r,
@@ -66,6 +67,8 @@ ngx_http_kafka_jwt_authorize(ngx_http_request_t *r, ngx_str_t *topic,
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                   "kafka acl: not authorized to %s topic \"%V\"",
                   verb, topic);
+
+    ngx_http_kafka_status_acl_rejected();
 
     if (ngx_http_kafka_jwt_error_page(r, NGX_HTTP_FORBIDDEN) == NGX_OK) {
         return NGX_HTTP_FORBIDDEN;

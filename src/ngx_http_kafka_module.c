@@ -597,6 +597,16 @@ ngx_http_kafka_conf_defaults(rd_kafka_conf_t *conf,
         return NGX_ERROR;
     }
 
+    /* kafka_status and kafka_health read the clients' statistics */
+
+    if (kmcf->stats_used
+        && ngx_http_kafka_conf_set(conf, "statistics.interval.ms", "1000",
+                                   log)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
     if (role != NGX_HTTP_KAFKA_ROLE_PRODUCER) {
         if (ngx_http_kafka_conf_set(conf, "enable.auto.commit", "false", log)
             != NGX_OK

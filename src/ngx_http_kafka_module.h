@@ -55,6 +55,7 @@ typedef struct {
 
     unsigned                    producer_used:1;
     unsigned                    consumer_used:1;
+    unsigned                    stats_used:1;  /* kafka_status, _health */
 } ngx_http_kafka_main_conf_t;
 
 

@@ -90,6 +90,10 @@ struct ngx_http_kafka_produce_ctx_s {
     int32_t                            partition;
     int64_t                            offset;
     ngx_str_t                          error;
+
+    /* $kafka_ack_time: the last acknowledgement, from the request start */
+    ngx_msec_t                         ack_time;
+    unsigned                           acked:1;
 };
 
 

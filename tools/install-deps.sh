@@ -9,10 +9,15 @@ pkgs="nginx nginx-dev librdkafka-dev libjansson-dev libjwt-dev
       libtest-base-perl libtext-diff-perl libwww-perl libipc-run-perl
       liblist-moreutils-perl libtest-longstring-perl libipc-run3-perl"
 
-# kcat: what "make run" suggests for reading a topic (tools/run-demo.sh),
-# and KafkaGateway::Harness's reads until it is retired; the tests
-# themselves read Kafka with build/kafka-dev-dump
+# kcat: what "make run" suggests for reading a topic (tools/run-demo.sh)
+# and what KafkaGateway::Blocks' kafka_produce_before produces with; the
+# tests read Kafka back with build/kafka-dev-dump
 pkgs="$pkgs kcat"
+
+# kafka_status is checked with Prometheus' own tools (t/status.t runs
+# promtool, t/status-prometheus.t a server); policy-rc.d below keeps the
+# package's service from starting
+pkgs="$pkgs prometheus"
 
 # the browser test (t/browser.t): Debian's chromium, and node/npm for
 # playwright-core unless a node is already installed
