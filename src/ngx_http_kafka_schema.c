@@ -241,6 +241,7 @@ typedef struct {
     void                              *data;
     size_t                             max_errors;
     size_t                             nerrors;
+    int                                formats;
     int                                collect;
     int                                full;
     int                                depth;
@@ -405,14 +406,21 @@ ngx_http_kafka_schema_compile(json_t *doc,
 
     json_array_append(s->docs, doc);
 
-    res = ngx_http_kafka_schema_resource_add(s, base, doc,
+    if (options->document != NULL) {
+        json_array_append(s->docs, options->document);
+    }
+
+    res = ngx_http_kafka_schema_resource_add(s, base,
+                                             options->document
+                                             ? options->document : doc,
                                              s->options.draft);
     if (res == NULL) {
         goto failed;
     }
 
     s->root = ngx_http_kafka_schema_scan(s, doc, res->uri, res,
-                                         s->options.draft, 1);
+                                         s->options.draft,
+                                         options->document == NULL);
 
     if (s->root == NULL || ngx_http_kafka_schema_link(s) != 0) {
         goto failed;
@@ -2071,8 +2079,8 @@ ngx_http_kafka_schema_pointer(json_t *root, const char *frag)
 
 int
 ngx_http_kafka_schema_validate(ngx_http_kafka_schema_t *schema,
-    json_t *instance, size_t max_errors, ngx_http_kafka_schema_error_pt error,
-    void *data)
+    json_t *instance, int formats, size_t max_errors,
+    ngx_http_kafka_schema_error_pt error, void *data)
 {
     ngx_http_kafka_schema_ctx_t  ctx;
 
@@ -2080,6 +2088,7 @@ ngx_http_kafka_schema_validate(ngx_http_kafka_schema_t *schema,
     ctx.error = error;
     ctx.data = data;
     ctx.max_errors = max_errors;
+    ctx.formats = formats;
     ctx.nerrors = 0;
     ctx.collect = (error != NULL && max_errors > 0);
     ctx.full = 0;
@@ -2376,7 +2385,7 @@ ngx_http_kafka_schema_check_value(ngx_http_kafka_schema_ctx_t *ctx,
         }
     }
 
-    if (n->format != NULL && ctx->schema->options.formats
+    if (n->format != NULL && ctx->formats
         && ngx_http_kafka_schema_format(n->format, s, len) == 0)
     {
         ngx_http_kafka_schema_report(ctx, NULL, "format",

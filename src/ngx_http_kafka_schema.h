@@ -37,6 +37,11 @@ typedef struct ngx_http_kafka_schema_s  ngx_http_kafka_schema_t;
 
 
 /*
+ * options->document: the document that doc is part of (an AsyncAPI
+ * document's message payload), against which "#/..." references resolve;
+ * "formats" of the validation makes "format" assert (date-time, date,
+ * email, uuid, ipv4, ipv6, uri), otherwise it is an annotation.
+ *
  * Loads the document at an absolute URI (without fragment) that a $ref
  * names and the compiled schema does not hold; returns a new reference or
  * NULL with a message in err.
@@ -47,8 +52,8 @@ typedef json_t *(*ngx_http_kafka_schema_load_pt)(const char *uri,
 
 typedef struct {
     int                                draft;    /* without $schema */
-    int                                formats;  /* "format" asserts */
     const char                        *base;     /* the document's URI */
+    json_t                            *document; /* holds doc, or NULL */
     ngx_http_kafka_schema_load_pt      load;
     void                              *data;
 } ngx_http_kafka_schema_options_t;
@@ -62,8 +67,8 @@ typedef int (*ngx_http_kafka_schema_error_pt)(void *data,
 ngx_http_kafka_schema_t *ngx_http_kafka_schema_compile(json_t *doc,
     ngx_http_kafka_schema_options_t *options, char *err, size_t len);
 int ngx_http_kafka_schema_validate(ngx_http_kafka_schema_t *schema,
-    json_t *instance, size_t max_errors, ngx_http_kafka_schema_error_pt error,
-    void *data);
+    json_t *instance, int formats, size_t max_errors,
+    ngx_http_kafka_schema_error_pt error, void *data);
 void ngx_http_kafka_schema_free(ngx_http_kafka_schema_t *schema);
 
 /* ngx_http_kafka_schema_format.c: 1 valid, 0 invalid, -1 unknown format */
