@@ -208,7 +208,6 @@ run_draft(const char *draft, const char *sub, int version, int formats)
 
     memset(&opts, 0, sizeof(opts));
     opts.draft = version;
-    opts.formats = formats;
     opts.load = load_remote;
 
     for (i = 0; i < nfiles; i++) {
@@ -257,11 +256,11 @@ run_draft(const char *draft, const char *sub, int version, int formats)
 
                 json_t  *data = json_object_get(test, "data");
 
-                rc = ngx_http_kafka_schema_validate(schema, data, 0, NULL,
-                                                    NULL);
+                rc = ngx_http_kafka_schema_validate(schema, data, formats,
+                                                    0, NULL, NULL);
                 nerr = 0;
-                rc2 = ngx_http_kafka_schema_validate(schema, data, 100,
-                                                     count_error, &nerr);
+                rc2 = ngx_http_kafka_schema_validate(schema, data, formats,
+                                                     100, count_error, &nerr);
 
                 if (rc == valid && rc2 == valid && (nerr == 0) == valid) {
                     passed++;
