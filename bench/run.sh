@@ -27,7 +27,7 @@ SSE_SECS=${BENCH_SSE_SECONDS:-6}
 SSE_CLIENTS=${BENCH_SSE_CLIENTS:-1000 10000}
 OUT=${BENCH_OUT:-$top/bench/results/$(date -u +%F).md}
 PORT=${BENCH_PORT:-18480}
-PARTS=" ${BENCH_PARTS:-produce sse memory} "
+PARTS=" ${BENCH_PARTS:-produce contracts sse memory} "
 CONNS=64
 NOFILE=$(ulimit -Hn)     # nginx may not raise its worker's limit above it
 if [ "$NOFILE" = unlimited ] || [ "$NOFILE" -gt 65536 ]; then
@@ -114,6 +114,15 @@ write_conf() { mkdir -p "$work/$1/conf"; cat > "$work/$1/conf/nginx.conf"; }
         listen  127.0.0.1:$PORT backlog=8192;
         location = /ceiling { return 204; }
         location ~ ^/ack/(?<t>[^/]+)$ { kafka_produce \$t; }
+        location ~ ^/orders/(?<t>[^/]+)$ {
+            kafka_produce \$t;
+            client_body_buffer_size  32k;
+        }
+        location ~ ^/contract/(?<t>[^/]+)$ {
+            kafka_produce \$t;
+            client_body_buffer_size  32k;
+            kafka_produce_schema  $top/bench/order.schema.json;
+        }
         location ~ ^/noack/(?<t>[^/]+)$ {
             kafka_produce \$t;
             kafka_produce_ack  off;
@@ -248,6 +257,32 @@ produce_part() {
 }
 
 
+# contracts: the same 100-order envelopes (14 KB: both locations keep
+# them in memory) with and without a schema
+contracts_part() {
+    log "contracts: $RUNS runs of ${SECS}s cells, $CONNS connections, 1 worker"
+    start_nginx gateway
+
+    curl -sf -o /dev/null --data x "http://127.0.0.1:$PORT/orders/bench-orders"
+    curl -sf -o /dev/null -H 'Content-Type: application/vnd.kafka.json.v2+json' \
+        --data '{"records":[{"value":{"id":"ord-000001","customer":"c","amount":1,"currency":"EUR","quantity":1,"shipping":{"country":"FR"}}}]}' \
+        "http://127.0.0.1:$PORT/contract/bench-orders-schema"
+
+    for run in $(seq 1 "$RUNS"); do
+        wrk_cell orders "/orders/bench-orders" orders 0
+        wrk_cell orders_schema "/contract/bench-orders-schema" orders 0
+    done
+
+    grep -E '\[(alert|emerg|crit)\]' "$work/gateway/logs/error.log" >&2 || true
+    stop_nginx gateway
+
+    ratio orders_schema_rps orders_rps r_contract
+    awk '{ printf "%.0f\n", $1 * 100 }' "$data/orders_rps" > "$data/orders_recs"
+    awk '{ printf "%.0f\n", $1 * 100 }' "$data/orders_schema_rps" \
+        > "$data/orders_schema_recs"
+}
+
+
 # SSE: for each server and client count, a fresh nginx; N clients connect
 # and idle, then records are published at 10/s and at 100/s
 ctl() {
@@ -361,7 +396,7 @@ memory_part() {
     done
 }
 
-for part in produce sse memory; do
+for part in produce contracts sse memory; do
     case $PARTS in *" $part "*) log "$part"; "${part}_part" ;; esac
 done
 
@@ -377,6 +412,9 @@ target() {
         else printf "**missed** (%.3g, goal %s %s)\n", a, op, g
     }'
 }
+
+# has PART: the part ran; the report shows only what was measured
+has() { case $PARTS in *" $1 "*) return 0 ;; esac; return 1; }
 
 big=${SSE_CLIENTS##* }
 small=${SSE_CLIENTS%% *}
@@ -398,6 +436,10 @@ ratios are taken run by run, inside one run, then the median.
 | Nchan | $(dpkg-query -W -f='${Version}' libnginx-mod-nchan 2>/dev/null) |
 | broker | kafka-dev-broker (librdkafka mock cluster), 3 brokers, 4 partitions |
 | load | wrk $(dpkg-query -W -f='${Version}' wrk 2>/dev/null), 1 thread, $CONNS connections, keepalive, ${SECS}s a cell |
+EOF
+
+if has produce; then
+cat <<EOF
 
 ## Produce
 
@@ -428,6 +470,29 @@ cat <<EOF
 | ack off / ceiling, requests/s | $(summary r_noack_100 %.3f) | $(summary r_noack_1024 %.3f) |
 
 Envelope: **$(summary env_recs %.0f) records/s**.
+EOF
+fi
+
+if has contracts; then
+cat <<EOF
+
+## Contracts (kafka_produce_schema)
+
+JSON envelopes of 100 orders (about 120-byte objects), ack on, without a
+schema and with \`bench/order.schema.json\` (6 typed properties,
+\`required\`, a \`pattern\`, an \`enum\`, a nested object).
+
+| cell | requests/s | records/s | p50 ms | p99 ms | non-2xx |
+|---|---|---|---|---|---|
+| envelope of 100 orders, no schema | $(summary orders_rps %.0f) | $(summary orders_recs %.0f) | $(summary orders_p50 %.2f) | $(summary orders_p99 %.2f) | $(sum orders_bad) |
+| envelope of 100 orders, \`kafka_produce_schema\` | $(summary orders_schema_rps %.0f) | $(summary orders_schema_recs %.0f) | $(summary orders_schema_p50 %.2f) | $(summary orders_schema_p99 %.2f) | $(sum orders_schema_bad) |
+
+With the schema / without, records/s: **$(summary r_contract %.3f)**.
+EOF
+fi
+
+if has sse; then
+cat <<EOF
 
 ## SSE fan-out (one worker, 100-byte records published over HTTP)
 
@@ -461,6 +526,11 @@ means every client got every record.  "published/s" is what the
 closed-loop publisher reached: it posts to the same worker, so a worker
 busy fanning out slows it down.  "streams cut" counts streams the server
 closed or refused during the session (all runs).
+EOF
+fi
+
+if has memory; then
+cat <<EOF
 
 ## Idle worker memory
 
@@ -468,19 +538,31 @@ closed or refused during the session (all runs).
 |---|---|
 | nginx without the module | $(summary idle_plain %.0f) |
 | with the module, a producer and a consumer | $(summary idle_module-idle %.0f) |
+EOF
+fi
+
+cat <<EOF
 
 ## Targets
 
 | target | status |
 |---|---|
+EOF
+has produce && cat <<EOF
 | produce 1 KiB, ack on: ≥ 50% of the ceiling's requests/s | $(target "$(median r_ack_1024)" ">=" 0.5) |
 | produce 1 KiB, ack on: p99 within 10 ms of the ceiling's | $(target "$(median d_p99_1024)" "<" 10) |
 | envelope of 100 records: ≥ 300,000 records/s | $(target "$(median env_recs)" ">=" 300000) |
+EOF
+has contracts && cat <<EOF
+| envelope of 100 orders with a schema: ≥ 60% of the records/s without | $(target "$(median r_contract)" ">=" 0.6) |
+EOF
+has sse && cat <<EOF
 | SSE p99 < 250 ms at $small clients × 100/s | $(target "$(median "gateway_${small}_100_p99")" "<" 250) |
 | SSE memory per idle client < 16 KiB ($big clients) | $(target "$(median "gateway_${big}_idle_kib")" "<" 16) |
 | SSE CPU per event ≤ 2 × Nchan's ($small clients, 100/s) | $(target "$(median "r_cpu_${small}_100")" "<" 2.0001) |
 | SSE CPU per event ≤ 2 × Nchan's ($big clients, 100/s) | $(target "$(median "r_cpu_${big}_100")" "<" 2.0001) |
 EOF
+true
 } > "$work/report.md"
 
 mkdir -p "$(dirname "$OUT")"
