@@ -587,7 +587,8 @@ ngx_http_kafka_schema_map_put(ngx_http_kafka_schema_t *s, json_t *key,
 
     if (s->nnodes == s->nodes_size) {
         size = s->nodes_size ? 2 * s->nodes_size : 64;
-        nodes = realloc(s->nodes, size * sizeof(ngx_http_kafka_schema_node_t *));
+        nodes = realloc(s->nodes,
+                        size * sizeof(ngx_http_kafka_schema_node_t *));
         if (nodes == NULL) {
             return -1;
         }
@@ -1196,7 +1197,8 @@ ngx_http_kafka_schema_scan_keyword(ngx_http_kafka_schema_t *s,
         for (i = 0; i < (json_is_array(v) ? json_array_size(v) : 1); i++) {
             t = json_is_array(v) ? json_array_get(v, i) : v;
 
-            for (k = 0; json_is_string(t) && ngx_http_kafka_schema_types[k].name;
+            for (k = 0;
+                 json_is_string(t) && ngx_http_kafka_schema_types[k].name;
                  k++)
             {
                 if (strcmp(json_string_value(t),
