@@ -4,6 +4,9 @@
 --   BENCH_BODY=envelope BENCH_RECORDS=100 BENCH_SIZE=100
 --                                       a REST Proxy v2 JSON envelope of
 --                                       RECORDS records of SIZE-byte values
+--   BENCH_BODY=orders BENCH_RECORDS=100 a JSON envelope of RECORDS orders
+--                                       (objects of about 120 bytes that
+--                                       match bench/order.schema.json)
 --
 -- done() prints one machine-readable line; wrk's errors.status counts the
 -- answers that were not 2xx or 3xx.
@@ -20,6 +23,16 @@ if kind == "envelope" then
     local records = {}
     for i = 1, nrec do
         records[i] = '{"value":' .. value .. '}'
+    end
+    wrk.body = '{"records":[' .. table.concat(records, ",") .. ']}'
+    wrk.headers["Content-Type"] = "application/vnd.kafka.json.v2+json"
+elseif kind == "orders" then
+    local records = {}
+    for i = 1, nrec do
+        records[i] = string.format('{"value":{"id":"ord-%06d",' ..
+            '"customer":"customer-%d","amount":%d.5,"currency":"EUR",' ..
+            '"quantity":%d,"shipping":{"country":"FR","city":"Paris"}}}',
+            i, i % 97, i, i % 7 + 1)
     end
     wrk.body = '{"records":[' .. table.concat(records, ",") .. ']}'
     wrk.headers["Content-Type"] = "application/vnd.kafka.json.v2+json"

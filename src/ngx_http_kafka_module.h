@@ -96,6 +96,7 @@ extern ngx_module_t  ngx_http_kafka_gateway_module;
 extern ngx_module_t  ngx_http_kafka_produce_module;
 extern ngx_module_t  ngx_http_kafka_jwt_module;
 extern ngx_module_t  ngx_http_kafka_sse_module;
+extern ngx_module_t  ngx_http_kafka_contract_module;
 
 
 /* ngx_http_kafka_module.c: configuration shared by all clients */

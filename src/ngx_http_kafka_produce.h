@@ -52,6 +52,8 @@ typedef struct {
     u_char                            *value;
     size_t                             value_len;
     int32_t                            partition;
+    u_char                            *annotation;  /* contract.c */
+    size_t                             annotation_len;
 } ngx_http_kafka_produce_record_t;
 
 
@@ -81,6 +83,9 @@ struct ngx_http_kafka_produce_ctx_s {
     ngx_uint_t                         format;
     ngx_http_kafka_produce_batch_t    *batch;
     ngx_event_t                        timer;
+
+    /* the header of records' contract annotations (contract.c) */
+    ngx_str_t                         *annotation_header;
 
     /* why the body was refused, set by ngx_http_kafka_rest_invalid() */
     ngx_uint_t                         invalid_code;

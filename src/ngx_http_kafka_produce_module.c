@@ -17,6 +17,7 @@
 #include "ngx_http_kafka_rest.h"
 #include "ngx_http_kafka_acl.h"
 #include "ngx_http_kafka_status.h"
+#include "ngx_http_kafka_contract.h"
 
 
 /*
@@ -404,6 +405,15 @@ ngx_http_kafka_produce_body_handler(ngx_http_request_t *r)
         return;
     }
 
+    /* the contracts: 422 or 404 produce nothing, or records are annotated */
+
+    rc = ngx_http_kafka_contract_check(r, ctx, &records);
+
+    if (rc != NGX_DECLINED) {
+        ngx_http_finalize_request(r, rc);
+        return;
+    }
+
     rc = ngx_http_kafka_produce_send(r, ctx, &records);
 
     if (rc == NGX_DONE) {
@@ -745,6 +755,17 @@ ngx_http_kafka_produce_queue(ngx_http_request_t *r,
         copy = common->headers ? rd_kafka_headers_copy(common->headers)
                                : NULL;
 
+        if (rec[i].annotation) {
+            if (copy == NULL) {
+                copy = rd_kafka_headers_new(1);
+            }
+
+            rd_kafka_header_add(copy,
+                                (char *) ctx->annotation_header->data,
+                                ctx->annotation_header->len,
+                                rec[i].annotation, rec[i].annotation_len);
+        }
+
         err = rd_kafka_producev(rk,
                   RD_KAFKA_V_TOPIC((char *) ctx->topic.data),
                   RD_KAFKA_V_PARTITION(rec[i].partition
@@ -845,6 +866,11 @@ ngx_http_kafka_produce_check_sizes(ngx_array_t *records, size_t key_len,
     for (i = 0; i < records->nelts; i++) {
         *size = NGX_HTTP_KAFKA_RECORD_OVERHEAD + headers_size
                 + rec[i].value_len + (rec[i].key ? rec[i].key_len : key_len);
+
+        /* a contract annotation: a header of at most 255 name bytes */
+        if (rec[i].annotation) {
+            *size += 2 * 5 + 255 + rec[i].annotation_len;
+        }
 
         if (*size > max) {
             *index = i;

@@ -4,6 +4,7 @@
 set -eu
 
 pkgs="nginx nginx-dev librdkafka-dev libjansson-dev libjwt-dev
+      libpcre2-dev libyaml-dev
       build-essential pkg-config libpcre3-dev zlib1g-dev libssl-dev
       curl openssl valgrind perl
       libtest-base-perl libtext-diff-perl libwww-perl libipc-run-perl
