@@ -62,6 +62,13 @@ typedef struct {
 } ngx_http_kafka_log_body_t;
 
 
+/* the request's bodies, captured as they pass (the module's ctx) */
+typedef struct {
+    ngx_http_kafka_log_body_t    request;
+    ngx_http_kafka_log_body_t    response;
+} ngx_http_kafka_log_ctx_t;
+
+
 /* a selected request header: the configured name, the joined values */
 typedef struct {
     ngx_str_t                    name;
@@ -109,7 +116,7 @@ ngx_int_t ngx_http_kafka_log_body_init(ngx_conf_t *cf);
 ngx_http_kafka_log_body_t *ngx_http_kafka_log_response_body(
     ngx_http_request_t *r);
 ngx_http_kafka_log_body_t *ngx_http_kafka_log_request_body(
-    ngx_http_request_t *r, size_t max);
+    ngx_http_request_t *r);
 
 /* ngx_http_kafka_log_format.c */
 ngx_int_t ngx_http_kafka_log_format(ngx_http_request_t *r,

@@ -14,13 +14,15 @@
 
 
 /*
- * The bodies kafka_log captures.  The response body is copied by a body
- * filter as it passes, up to kafka_log_body_max; the filter never holds a
- * buffer back, never changes the chain and never fails: a copy that cannot
- * be made is marked truncated.  The request body is copied in the log
- * phase from what nginx read (r->request_body->bufs, memory and/or the
- * temporary file).  Both copies are request pool memory: the log handler
- * hands them to librdkafka with RD_KAFKA_MSG_F_COPY before the pool goes.
+ * The bodies kafka_log captures, both copied as they pass, up to
+ * kafka_log_body_max: the request body by a request body filter, as nginx
+ * reads it for whoever reads it (proxy_pass, kafka_produce...), before it
+ * may go to a temporary file that the upstream module closes when it is
+ * done; the response body by a body filter.  The filters never hold a
+ * buffer back, never change the chain and never fail: a copy that cannot
+ * be made is marked truncated.  The copies are request pool memory: the
+ * log handler hands them to librdkafka with RD_KAFKA_MSG_F_COPY before the
+ * pool goes.
  */
 
 
@@ -28,6 +30,10 @@
 #define NGX_HTTP_KAFKA_LOG_BODY_CHUNK  4096
 
 
+static ngx_http_kafka_log_ctx_t *ngx_http_kafka_log_body_ctx(
+    ngx_http_request_t *r, ngx_uint_t body);
+static ngx_int_t ngx_http_kafka_log_request_body_filter(ngx_http_request_t *r,
+    ngx_chain_t *in);
 static ngx_int_t ngx_http_kafka_log_body_filter(ngx_http_request_t *r,
     ngx_chain_t *in);
 static void ngx_http_kafka_log_body_append(ngx_http_request_t *r,
@@ -36,12 +42,16 @@ static ngx_int_t ngx_http_kafka_log_body_grow(ngx_http_request_t *r,
     ngx_http_kafka_log_body_t *body, size_t need, size_t max);
 
 
-static ngx_http_output_body_filter_pt  ngx_http_next_body_filter;
+static ngx_http_request_body_filter_pt  ngx_http_next_request_body_filter;
+static ngx_http_output_body_filter_pt   ngx_http_next_body_filter;
 
 
 ngx_int_t
 ngx_http_kafka_log_body_init(ngx_conf_t *cf)
 {
+    ngx_http_next_request_body_filter = ngx_http_top_request_body_filter;
+    ngx_http_top_request_body_filter = ngx_http_kafka_log_request_body_filter;
+
     ngx_http_next_body_filter = ngx_http_top_body_filter;
     ngx_http_top_body_filter = ngx_http_kafka_log_body_filter;
 
@@ -49,122 +59,130 @@ ngx_http_kafka_log_body_init(ngx_conf_t *cf)
 }
 
 
-static ngx_int_t
-ngx_http_kafka_log_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
+/* the capture context of a main request whose location wants "body" */
+
+static ngx_http_kafka_log_ctx_t *
+ngx_http_kafka_log_body_ctx(ngx_http_request_t *r, ngx_uint_t body)
 {
-    ngx_chain_t                    *cl;
-    ngx_http_kafka_log_body_t      *body;
+    ngx_http_kafka_log_ctx_t       *ctx;
     ngx_http_kafka_log_loc_conf_t  *llcf;
 
-    if (in == NULL || r != r->main) {
-        return ngx_http_next_body_filter(r, in);
+    if (r != r->main) {
+        return NULL;
     }
 
     llcf = ngx_http_get_module_loc_conf(r, ngx_http_kafka_log_module);
 
-    if (llcf->logs == NULL || !(llcf->body & NGX_HTTP_KAFKA_LOG_BODY_RESPONSE))
-    {
+    if (llcf->logs == NULL || !(llcf->body & body)) {
+        return NULL;
+    }
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_kafka_log_module);
+
+    if (ctx == NULL) {
+        ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_kafka_log_ctx_t));
+        if (ctx == NULL) {
+            return NULL;
+        }
+
+        ngx_http_set_ctx(r, ctx, ngx_http_kafka_log_module);
+    }
+
+    return ctx;
+}
+
+
+static ngx_int_t
+ngx_http_kafka_log_request_body_filter(ngx_http_request_t *r,
+    ngx_chain_t *in)
+{
+    ngx_chain_t                    *cl;
+    ngx_http_kafka_log_ctx_t       *ctx;
+    ngx_http_kafka_log_loc_conf_t  *llcf;
+
+    ctx = ngx_http_kafka_log_body_ctx(r, NGX_HTTP_KAFKA_LOG_BODY_REQUEST);
+
+    if (ctx) {
+        llcf = ngx_http_get_module_loc_conf(r, ngx_http_kafka_log_module);
+
+        if (!ctx->request.captured && r->headers_in.content_length_n > 0) {
+            (void) ngx_http_kafka_log_body_grow(r, &ctx->request,
+                       (size_t) ngx_min(r->headers_in.content_length_n,
+                                        (off_t) llcf->body_max),
+                       llcf->body_max);
+        }
+
+        ctx->request.captured = 1;
+
+        for (cl = in; cl; cl = cl->next) {
+            ngx_http_kafka_log_body_append(r, &ctx->request, llcf->body_max,
+                                           cl->buf);
+        }
+    }
+
+    return ngx_http_next_request_body_filter(r, in);
+}
+
+
+static ngx_int_t
+ngx_http_kafka_log_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
+{
+    ngx_chain_t                    *cl;
+    ngx_http_kafka_log_ctx_t       *ctx;
+    ngx_http_kafka_log_loc_conf_t  *llcf;
+
+    if (in == NULL) {
         return ngx_http_next_body_filter(r, in);
     }
 
-    body = ngx_http_get_module_ctx(r, ngx_http_kafka_log_module);
+    ctx = ngx_http_kafka_log_body_ctx(r, NGX_HTTP_KAFKA_LOG_BODY_RESPONSE);
 
-    if (body == NULL) {
-        body = ngx_pcalloc(r->pool, sizeof(ngx_http_kafka_log_body_t));
-        if (body == NULL) {
-            return ngx_http_next_body_filter(r, in);
-        }
+    if (ctx) {
+        llcf = ngx_http_get_module_loc_conf(r, ngx_http_kafka_log_module);
 
-        body->captured = 1;
-
-        if (r->headers_out.content_length_n > 0) {
-            (void) ngx_http_kafka_log_body_grow(r, body,
+        if (!ctx->response.captured && r->headers_out.content_length_n > 0) {
+            (void) ngx_http_kafka_log_body_grow(r, &ctx->response,
                        (size_t) ngx_min(r->headers_out.content_length_n,
                                         (off_t) llcf->body_max),
                        llcf->body_max);
         }
 
-        ngx_http_set_ctx(r, body, ngx_http_kafka_log_module);
-    }
+        ctx->response.captured = 1;
 
-    for (cl = in; cl; cl = cl->next) {
-        ngx_http_kafka_log_body_append(r, body, llcf->body_max, cl->buf);
+        for (cl = in; cl; cl = cl->next) {
+            ngx_http_kafka_log_body_append(r, &ctx->response, llcf->body_max,
+                                           cl->buf);
+        }
     }
 
     return ngx_http_next_body_filter(r, in);
 }
 
 
-/* the response body captured so far, or NULL if none was */
+/*
+ * The bodies as captured, for the log handler; a body that did not pass
+ * (a discarded request body, a response without one) is empty.
+ */
 
 ngx_http_kafka_log_body_t *
 ngx_http_kafka_log_response_body(ngx_http_request_t *r)
 {
-    ngx_http_kafka_log_body_t  *body;
+    ngx_http_kafka_log_ctx_t  *ctx;
 
-    body = ngx_http_get_module_ctx(r, ngx_http_kafka_log_module);
-    if (body) {
-        return body;
-    }
+    ctx = ngx_http_kafka_log_body_ctx(r, NGX_HTTP_KAFKA_LOG_BODY_RESPONSE);
 
-    /* a response without a body (HEAD, 204, 304) captures an empty one */
-
-    body = ngx_pcalloc(r->pool, sizeof(ngx_http_kafka_log_body_t));
-    if (body == NULL) {
-        return NULL;
-    }
-
-    body->captured = 1;
-
-    return body;
+    return ctx ? &ctx->response : NULL;
 }
 
 
-/*
- * The request body as nginx read it for whoever read it (proxy_pass,
- * kafka_produce...); empty if it was discarded or never read.
- */
-
 ngx_http_kafka_log_body_t *
-ngx_http_kafka_log_request_body(ngx_http_request_t *r, size_t max)
+ngx_http_kafka_log_request_body(ngx_http_request_t *r)
 {
-    off_t                       total;
-    ngx_chain_t                *cl;
-    ngx_http_kafka_log_body_t  *body;
+    ngx_http_kafka_log_ctx_t  *ctx;
 
-    body = ngx_pcalloc(r->pool, sizeof(ngx_http_kafka_log_body_t));
-    if (body == NULL) {
-        return NULL;
-    }
+    ctx = ngx_http_kafka_log_body_ctx(r, NGX_HTTP_KAFKA_LOG_BODY_REQUEST);
 
-    body->captured = 1;
-
-    if (r->request_body == NULL || r->request_body->bufs == NULL) {
-        return body;
-    }
-
-    total = 0;
-
-    for (cl = r->request_body->bufs; cl; cl = cl->next) {
-        total += ngx_buf_size(cl->buf);
-    }
-
-    if (total > 0
-        && ngx_http_kafka_log_body_grow(r, body,
-                                        (size_t) ngx_min(total, (off_t) max),
-                                        max)
-           != NGX_OK)
-    {
-        body->truncated = 1;
-        body->total = total;
-        return body;
-    }
-
-    for (cl = r->request_body->bufs; cl; cl = cl->next) {
-        ngx_http_kafka_log_body_append(r, body, max, cl->buf);
-    }
-
-    return body;
+    return ctx ? &ctx->request : NULL;
 }
 
 

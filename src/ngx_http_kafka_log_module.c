@@ -393,7 +393,7 @@ ngx_http_kafka_log_gather(ngx_http_request_t *r,
     }
 
     if (llcf->body & NGX_HTTP_KAFKA_LOG_BODY_REQUEST) {
-        ev->request = ngx_http_kafka_log_request_body(r, llcf->body_max);
+        ev->request = ngx_http_kafka_log_request_body(r);
         if (ev->request == NULL) {
             return NGX_ERROR;
         }
@@ -470,7 +470,7 @@ ngx_http_kafka_log_headers(ngx_http_request_t *r,
     ngx_http_kafka_log_loc_conf_t *llcf, ngx_http_kafka_log_event_t *ev)
 {
     u_char                       *p;
-    ngx_str_t                    *name;
+    ngx_str_t                    *name, joined;
     ngx_uint_t                    i, j, n;
     ngx_list_part_t              *part;
     ngx_table_elt_t              *h;
@@ -533,11 +533,13 @@ ngx_http_kafka_log_headers(ngx_http_request_t *r,
                 return NGX_ERROR;
             }
 
-            lh->value.data = p;
+            joined.data = p;
             p = ngx_cpymem(p, lh->value.data, lh->value.len);
             p = ngx_cpymem(p, ", ", 2);
             p = ngx_cpymem(p, h[j].value.data, h[j].value.len);
-            lh->value.len = p - lh->value.data;
+            joined.len = p - joined.data;
+
+            lh->value = joined;
         }
     }
 
