@@ -27,7 +27,7 @@ SSE_SECS=${BENCH_SSE_SECONDS:-6}
 SSE_CLIENTS=${BENCH_SSE_CLIENTS:-1000 10000}
 OUT=${BENCH_OUT:-$top/bench/results/$(date -u +%F).md}
 PORT=${BENCH_PORT:-18480}
-PARTS=" ${BENCH_PARTS:-produce sse memory} "
+PARTS=" ${BENCH_PARTS:-produce sse memory capture} "
 CONNS=64
 NOFILE=$(ulimit -Hn)     # nginx may not raise its worker's limit above it
 if [ "$NOFILE" = unlimited ] || [ "$NOFILE" -gt 65536 ]; then
@@ -119,6 +119,30 @@ write_conf() { mkdir -p "$work/$1/conf"; cat > "$work/$1/conf/nginx.conf"; }
             kafka_produce_ack  off;
         }
         location ~ ^/events/(?<t>[^/]+)$ { kafka_consume_sse \$t; }
+
+        # capture: the same upstream with and without kafka_log
+        location = /cap/with {
+            kafka_log  bench-capture;
+            kafka_log_body  both;
+            proxy_pass  http://capture_upstream/;
+            proxy_http_version  1.1;
+            proxy_set_header  Connection "";
+        }
+        location = /cap/without {
+            proxy_pass  http://capture_upstream/;
+            proxy_http_version  1.1;
+            proxy_set_header  Connection "";
+        }
+    }
+
+    # the application kafka_log captures: 1 KiB answers
+    upstream capture_upstream {
+        server  127.0.0.1:$((PORT + 3));
+        keepalive  64;
+    }
+    server {
+        listen  127.0.0.1:$((PORT + 3)) backlog=8192;
+        location / { return 200 "$(printf 'x%.0s' $(seq 1 1024))"; }
     }
 }
 EOF
@@ -361,7 +385,31 @@ memory_part() {
     done
 }
 
-for part in produce sse memory; do
+# capture: proxy_pass to a local upstream answering 1 KiB, a 1 KiB POST
+# body, with kafka_log (both bodies) and without, alternating
+capture_part() {
+    log "capture: $RUNS runs of ${SECS}s cells, $CONNS connections, 1 worker"
+    start_nginx gateway
+
+    curl -sf -o /dev/null --data x "http://127.0.0.1:$PORT/cap/with"
+    curl -sf -o /dev/null --data x "http://127.0.0.1:$PORT/cap/without"
+
+    for run in $(seq 1 "$RUNS"); do
+        wrk_cell cap_without /cap/without raw 1024
+        wrk_cell cap_with /cap/with raw 1024
+        sleep 2     # what kafka_log queued is still being delivered
+    done
+
+    grep -E '\[(alert|emerg|crit|warn)\]' "$work/gateway/logs/error.log" \
+        >&2 || true
+    stop_nginx gateway
+
+    ratio cap_with_rps cap_without_rps r_cap
+    paste -d ' ' "$data/cap_with_p99" "$data/cap_without_p99" \
+        | awk '{ printf "%.3f\n", $1 - $2 }' > "$data/d_p99_cap"
+}
+
+for part in produce sse memory capture; do
     case $PARTS in *" $part "*) log "$part"; "${part}_part" ;; esac
 done
 
@@ -482,6 +530,33 @@ closed or refused during the session (all runs).
 | SSE CPU per event ≤ 2 × Nchan's ($big clients, 100/s) | $(target "$(median "r_cpu_${big}_100")" "<" 2.0001) |
 EOF
 } > "$work/report.md"
+
+cat > "$work/capture.md" <<EOF
+
+## Capture (\`kafka_log\`)
+
+\`proxy_pass\` to an upstream in the same nginx answering 1 KiB (keepalive),
+wrk POSTing 1 KiB bodies; with \`kafka_log\` (CloudEvents, both bodies: a
+record of a 1 KiB value and a 1 KiB header per request) and without.
+
+| cell | requests/s | p50 ms | p99 ms | non-2xx |
+|---|---|---|---|---|
+| without \`kafka_log\` | $(summary cap_without_rps %.0f) | $(summary cap_without_p50 %.2f) | $(summary cap_without_p99 %.2f) | $(sum cap_without_bad) |
+| \`kafka_log\`, both bodies | $(summary cap_with_rps %.0f) | $(summary cap_with_p50 %.2f) | $(summary cap_with_p99 %.2f) | $(sum cap_with_bad) |
+
+| target | figure | status |
+|---|---|---|
+| requests/s with / without ≥ 90% | $(summary r_cap %.3f) | $(target "$(median r_cap)" ">=" 0.9) |
+| p99 with − without < 0.5 ms | $(summary d_p99_cap %.2f) | $(target "$(median d_p99_cap)" "<" 0.5) |
+EOF
+
+if [ "$PARTS" = " capture " ]; then
+    OUT=${BENCH_OUT:-$top/bench/results/$(date -u +%F)-capture.md}
+    sed -n '1,/^## Produce/p' "$work/report.md" | sed '$d' > "$work/head.md"
+    cat "$work/head.md" "$work/capture.md" > "$work/report.md"
+else
+    cat "$work/capture.md" >> "$work/report.md"
+fi
 
 mkdir -p "$(dirname "$OUT")"
 cp "$work/report.md" "$OUT"
