@@ -62,6 +62,11 @@ add_block_preprocessor(sub {
 _EOC_
     }
 
+    # under valgrind on shared cores a first request may take seconds
+    if ($ENV{TEST_NGINX_USE_VALGRIND} && !defined $block->timeout) {
+        $block->set_value("timeout", "20");
+    }
+
     if (!defined $block->no_error_log && !defined $block->error_log) {
         $block->set_value("no_error_log", "[error]\n[alert]\n[crit]\n[warn]");
     }
