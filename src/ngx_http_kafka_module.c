@@ -697,6 +697,17 @@ ngx_http_kafka_conf_message_timeout(rd_kafka_conf_t *conf,
     ngx_msec_t  timeout;
 
     timeout = kmcf->produce_timeout_max;
+
+    /*
+     * No location waits for acks (only kafka_produce_ack off and
+     * kafka_log): librdkafka's own default, bounded on exit by
+     * kafka_shutdown_timeout.
+     */
+
+    if (timeout == 0) {
+        return NGX_OK;
+    }
+
     timeout = (timeout > 2000) ? timeout - 1000 : timeout / 2;
 
     if (timeout == 0) {
