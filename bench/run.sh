@@ -28,7 +28,7 @@ SSE_SECS=${BENCH_SSE_SECONDS:-6}
 SSE_CLIENTS=${BENCH_SSE_CLIENTS:-1000 10000}
 OUT=${BENCH_OUT:-$top/bench/results/$(date -u +%F).md}
 PORT=${BENCH_PORT:-18480}
-PARTS=" ${BENCH_PARTS:-produce sse memory status} "
+PARTS=" ${BENCH_PARTS:-produce contracts sse memory status capture} "
 STATUS_CLIENTS=${BENCH_STATUS_CLIENTS:-1000}
 CONNS=64
 NOFILE=$(ulimit -Hn)     # nginx may not raise its worker's limit above it
@@ -116,11 +116,44 @@ write_conf() { mkdir -p "$work/$1/conf"; cat > "$work/$1/conf/nginx.conf"; }
         listen  127.0.0.1:$PORT backlog=8192;
         location = /ceiling { return 204; }
         location ~ ^/ack/(?<t>[^/]+)$ { kafka_produce \$t; }
+        location ~ ^/orders/(?<t>[^/]+)$ {
+            kafka_produce \$t;
+            client_body_buffer_size  32k;
+        }
+        location ~ ^/contract/(?<t>[^/]+)$ {
+            kafka_produce \$t;
+            client_body_buffer_size  32k;
+            kafka_produce_schema  $top/bench/order.schema.json;
+        }
         location ~ ^/noack/(?<t>[^/]+)$ {
             kafka_produce \$t;
             kafka_produce_ack  off;
         }
         location ~ ^/events/(?<t>[^/]+)$ { kafka_consume_sse \$t; }
+
+        # capture: the same upstream with and without kafka_log
+        location = /cap/with {
+            kafka_log  bench-capture;
+            kafka_log_body  both;
+            proxy_pass  http://capture_upstream/;
+            proxy_http_version  1.1;
+            proxy_set_header  Connection "";
+        }
+        location = /cap/without {
+            proxy_pass  http://capture_upstream/;
+            proxy_http_version  1.1;
+            proxy_set_header  Connection "";
+        }
+    }
+
+    # the application kafka_log captures: 1 KiB answers
+    upstream capture_upstream {
+        server  127.0.0.1:$((PORT + 3));
+        keepalive  64;
+    }
+    server {
+        listen  127.0.0.1:$((PORT + 3)) backlog=8192;
+        location / { return 200 "$(printf 'x%.0s' $(seq 1 1024))"; }
     }
 }
 EOF
@@ -247,6 +280,32 @@ produce_part() {
         ratio "noack_${s}_rps" "ceil_${s}_rps" "r_noack_${s}"
     done
     awk '{ printf "%.0f\n", $1 * 100 }' "$data/env_rps" > "$data/env_recs"
+}
+
+
+# contracts: the same 100-order envelopes (14 KB: both locations keep
+# them in memory) with and without a schema
+contracts_part() {
+    log "contracts: $RUNS runs of ${SECS}s cells, $CONNS connections, 1 worker"
+    start_nginx gateway
+
+    curl -sf -o /dev/null --data x "http://127.0.0.1:$PORT/orders/bench-orders"
+    curl -sf -o /dev/null -H 'Content-Type: application/vnd.kafka.json.v2+json' \
+        --data '{"records":[{"value":{"id":"ord-000001","customer":"c","amount":1,"currency":"EUR","quantity":1,"shipping":{"country":"FR"}}}]}' \
+        "http://127.0.0.1:$PORT/contract/bench-orders-schema"
+
+    for run in $(seq 1 "$RUNS"); do
+        wrk_cell orders "/orders/bench-orders" orders 0
+        wrk_cell orders_schema "/contract/bench-orders-schema" orders 0
+    done
+
+    grep -E '\[(alert|emerg|crit)\]' "$work/gateway/logs/error.log" >&2 || true
+    stop_nginx gateway
+
+    ratio orders_schema_rps orders_rps r_contract
+    awk '{ printf "%.0f\n", $1 * 100 }' "$data/orders_rps" > "$data/orders_recs"
+    awk '{ printf "%.0f\n", $1 * 100 }' "$data/orders_schema_rps" \
+        > "$data/orders_schema_recs"
 }
 
 
@@ -437,7 +496,31 @@ status_part() {
     ratio st_on_sse_cpu_me st_off_sse_cpu_me r_st_sse_cpu
 }
 
-for part in produce sse memory status; do
+# capture: proxy_pass to a local upstream answering 1 KiB, a 1 KiB POST
+# body, with kafka_log (both bodies) and without, alternating
+capture_part() {
+    log "capture: $RUNS runs of ${SECS}s cells, $CONNS connections, 1 worker"
+    start_nginx gateway
+
+    curl -sf -o /dev/null --data x "http://127.0.0.1:$PORT/cap/with"
+    curl -sf -o /dev/null --data x "http://127.0.0.1:$PORT/cap/without"
+
+    for run in $(seq 1 "$RUNS"); do
+        wrk_cell cap_without /cap/without raw 1024
+        wrk_cell cap_with /cap/with raw 1024
+        sleep 2     # what kafka_log queued is still being delivered
+    done
+
+    grep -E '\[(alert|emerg|crit|warn)\]' "$work/gateway/logs/error.log" \
+        >&2 || true
+    stop_nginx gateway
+
+    ratio cap_with_rps cap_without_rps r_cap
+    paste -d ' ' "$data/cap_with_p99" "$data/cap_without_p99" \
+        | awk '{ printf "%.3f\n", $1 - $2 }' > "$data/d_p99_cap"
+}
+
+for part in produce contracts sse memory status capture; do
     case $PARTS in *" $part "*) log "$part"; "${part}_part" ;; esac
 done
 
@@ -453,6 +536,9 @@ target() {
         else printf "**missed** (%.3g, goal %s %s)\n", a, op, g
     }'
 }
+
+# has PART: the part ran; the report shows only what was measured
+has() { case $PARTS in *" $1 "*) return 0 ;; esac; return 1; }
 
 big=${SSE_CLIENTS##* }
 small=${SSE_CLIENTS%% *}
@@ -474,6 +560,10 @@ ratios are taken run by run, inside one run, then the median.
 | Nchan | $(dpkg-query -W -f='${Version}' libnginx-mod-nchan 2>/dev/null) |
 | broker | kafka-dev-broker (librdkafka mock cluster), 3 brokers, 4 partitions |
 | load | wrk $(dpkg-query -W -f='${Version}' wrk 2>/dev/null), 1 thread, $CONNS connections, keepalive, ${SECS}s a cell |
+EOF
+
+if has produce; then
+cat <<EOF
 
 ## Produce
 
@@ -504,6 +594,29 @@ cat <<EOF
 | ack off / ceiling, requests/s | $(summary r_noack_100 %.3f) | $(summary r_noack_1024 %.3f) |
 
 Envelope: **$(summary env_recs %.0f) records/s**.
+EOF
+fi
+
+if has contracts; then
+cat <<EOF
+
+## Contracts (kafka_produce_schema)
+
+JSON envelopes of 100 orders (about 120-byte objects), ack on, without a
+schema and with \`bench/order.schema.json\` (6 typed properties,
+\`required\`, a \`pattern\`, an \`enum\`, a nested object).
+
+| cell | requests/s | records/s | p50 ms | p99 ms | non-2xx |
+|---|---|---|---|---|---|
+| envelope of 100 orders, no schema | $(summary orders_rps %.0f) | $(summary orders_recs %.0f) | $(summary orders_p50 %.2f) | $(summary orders_p99 %.2f) | $(sum orders_bad) |
+| envelope of 100 orders, \`kafka_produce_schema\` | $(summary orders_schema_rps %.0f) | $(summary orders_schema_recs %.0f) | $(summary orders_schema_p50 %.2f) | $(summary orders_schema_p99 %.2f) | $(sum orders_schema_bad) |
+
+With the schema / without, records/s: **$(summary r_contract %.3f)**.
+EOF
+fi
+
+if has sse; then
+cat <<EOF
 
 ## SSE fan-out (one worker, 100-byte records published over HTTP)
 
@@ -537,6 +650,11 @@ means every client got every record.  "published/s" is what the
 closed-loop publisher reached: it posts to the same worker, so a worker
 busy fanning out slows it down.  "streams cut" counts streams the server
 closed or refused during the session (all runs).
+EOF
+fi
+
+if has memory; then
+cat <<EOF
 
 ## Idle worker memory
 
@@ -544,6 +662,11 @@ closed or refused during the session (all runs).
 |---|---|
 | nginx without the module | $(summary idle_plain %.0f) |
 | with the module, a producer and a consumer | $(summary idle_module-idle %.0f) |
+EOF
+fi
+
+if has status; then
+cat <<EOF
 
 ## kafka_status scraped every second vs without
 
@@ -554,22 +677,65 @@ closed or refused during the session (all runs).
 | SSE $STATUS_CLIENTS clients × 100/s, delivered events/s | $(summary st_off_sse_eps %.0f) | $(summary st_on_sse_eps %.0f) | $(summary r_st_sse_eps %.3f) |
 | SSE, p99 ms | $(summary st_off_sse_p99 %.1f) | $(summary st_on_sse_p99 %.1f) | |
 | SSE, worker CPU s / M events | $(summary st_off_sse_cpu_me %.2f) | $(summary st_on_sse_cpu_me %.2f) | $(summary r_st_sse_cpu %.3f) |
+EOF
+fi
+
+cat <<EOF
 
 ## Targets
 
 | target | status |
 |---|---|
+EOF
+has produce && cat <<EOF
 | produce 1 KiB, ack on: ≥ 50% of the ceiling's requests/s | $(target "$(median r_ack_1024)" ">=" 0.5) |
 | produce 1 KiB, ack on: p99 within 10 ms of the ceiling's | $(target "$(median d_p99_1024)" "<" 10) |
 | envelope of 100 records: ≥ 300,000 records/s | $(target "$(median env_recs)" ">=" 300000) |
+EOF
+has contracts && cat <<EOF
+| envelope of 100 orders with a schema: ≥ 60% of the records/s without | $(target "$(median r_contract)" ">=" 0.6) |
+EOF
+has sse && cat <<EOF
 | SSE p99 < 250 ms at $small clients × 100/s | $(target "$(median "gateway_${small}_100_p99")" "<" 250) |
 | SSE memory per idle client < 16 KiB ($big clients) | $(target "$(median "gateway_${big}_idle_kib")" "<" 16) |
 | SSE CPU per event ≤ 2 × Nchan's ($small clients, 100/s) | $(target "$(median "r_cpu_${small}_100")" "<" 2.0001) |
 | SSE CPU per event ≤ 2 × Nchan's ($big clients, 100/s) | $(target "$(median "r_cpu_${big}_100")" "<" 2.0001) |
+EOF
+has status && cat <<EOF
 | kafka_status scraped: produce requests/s ≥ 97% of without | $(target "$(median r_st_prod_rps)" ">=" 0.97) |
 | kafka_status scraped: SSE worker CPU per event ≤ 103% of without | $(target "$(median r_st_sse_cpu)" "<" 1.0301) |
 EOF
+true
 } > "$work/report.md"
+
+if has capture; then
+cat > "$work/capture.md" <<EOF
+
+## Capture (\`kafka_log\`)
+
+\`proxy_pass\` to an upstream in the same nginx answering 1 KiB (keepalive),
+wrk POSTing 1 KiB bodies; with \`kafka_log\` (CloudEvents, both bodies: a
+record of a 1 KiB value and a 1 KiB header per request) and without.
+
+| cell | requests/s | p50 ms | p99 ms | non-2xx |
+|---|---|---|---|---|
+| without \`kafka_log\` | $(summary cap_without_rps %.0f) | $(summary cap_without_p50 %.2f) | $(summary cap_without_p99 %.2f) | $(sum cap_without_bad) |
+| \`kafka_log\`, both bodies | $(summary cap_with_rps %.0f) | $(summary cap_with_p50 %.2f) | $(summary cap_with_p99 %.2f) | $(sum cap_with_bad) |
+
+| target | figure | status |
+|---|---|---|
+| requests/s with / without ≥ 90% | $(summary r_cap %.3f) | $(target "$(median r_cap)" ">=" 0.9) |
+| p99 with − without < 0.5 ms | $(summary d_p99_cap %.2f) | $(target "$(median d_p99_cap)" "<" 0.5) |
+EOF
+
+if [ "$PARTS" = " capture " ]; then
+    OUT=${BENCH_OUT:-$top/bench/results/$(date -u +%F)-capture.md}
+    sed -n '1,/^## Produce/p' "$work/report.md" | sed '$d' > "$work/head.md"
+    cat "$work/head.md" "$work/capture.md" > "$work/report.md"
+else
+    cat "$work/capture.md" >> "$work/report.md"
+fi
+fi
 
 mkdir -p "$(dirname "$OUT")"
 cp "$work/report.md" "$OUT"
