@@ -27,7 +27,7 @@ sub token {
                                                  exp => $exp, @_ });
 }
 
-our $SCOPED = token(scope => 'openid profile kafka:produce:orders '
+our $SCOPED = token(scope => 'openid profile kafka:produce:acl-orders '
                              . 'kafka:produce:logs-* kafka:consume:audit '
                              . 'kafka:produce:team-*-events '
                              . 'kafka:produce:ord?rs kafka:produce:');
@@ -113,14 +113,14 @@ __DATA__
 
 === TEST 1: scope allows an exact name
 --- request
-POST /topics/orders
-allowed orders
+POST /topics/acl-orders
+allowed acl-orders
 --- more_headers eval
 "Authorization: Bearer $::SCOPED"
 --- error_code: 200
---- kafka_topic: orders
+--- kafka_topic: acl-orders
 --- kafka_records eval
-[ { key => undef, value => "allowed orders" } ]
+[ { key => undef, value => "allowed acl-orders" } ]
 
 
 
@@ -479,12 +479,12 @@ refused
 
 === TEST 27: a %-encoded allowed name
 --- request
-POST /topics/%6frders
+POST /topics/%61cl-orders
 encoded
 --- more_headers eval
 "Authorization: Bearer $::SCOPED"
 --- error_code: 200
---- kafka_topic: orders
+--- kafka_topic: acl-orders
 --- kafka_records eval
 [ { key => undef, value => "encoded" } ]
 
@@ -541,7 +541,7 @@ custom denial
 
 === TEST 32: the decision as variables: $kafka_acl_produce, $kafka_acl_consume
 --- request eval
-[ "GET /check?topic=orders", "GET /check?topic=audit",
+[ "GET /check?topic=acl-orders", "GET /check?topic=audit",
   "GET /check?topic=a/b", "GET /check-no-acl?topic=anything" ]
 --- more_headers eval
 "Authorization: Bearer $::SCOPED"
@@ -575,12 +575,12 @@ custom denial
         return 204;
     }
 --- request
-POST /via-auth/topics/orders
+POST /via-auth/topics/acl-orders
 via auth
 --- more_headers eval
 "Authorization: Bearer $::SCOPED"
 --- error_code: 200
---- kafka_topic: orders
+--- kafka_topic: acl-orders
 --- kafka_records eval
 [ { key => undef, value => "via auth" } ]
 

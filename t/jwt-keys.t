@@ -47,8 +47,8 @@ our $ES384 = jwt_sign('ES384', "$keys/ec384.pem", \%claims);
 our $HS = jwt_sign('HS256', "$keys/hmac.key", \%claims);
 
 # --- init of TEST 22: current.pub becomes the P-384 key, nginx is told to
-# reload (SIGHUP to the master), and the init returns once a new worker
-# accepts the P-384 token
+# reload (SIGHUP to the master), and the init returns once the old worker
+# has exited and a new one accepts the P-384 token
 sub reload_with_p384 {
     copy("$keys/ec384.pub", "$keys/current.pub") or die "copy: $!";
 
@@ -57,10 +57,16 @@ sub reload_with_p384 {
     my ($pid) = <$fh> =~ /(\d+)/;
     close $fh;
 
+    # the old worker may still accept a connection until it has seen the
+    # reload: wait until it is gone, not only until a new one answers
+    my @old = `ps -o pid= --ppid $pid` =~ /(\d+)/g;
+
     kill 'HUP', $pid or die "kill HUP $pid: $!";
 
     for (1 .. 100) {
         select undef, undef, undef, 0.1;
+
+        next if grep { kill 0, $_ } @old;
 
         my $s = IO::Socket::INET->new(
                     PeerAddr => '127.0.0.1',
