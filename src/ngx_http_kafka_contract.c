@@ -375,6 +375,18 @@ failed:
 }
 
 
+ngx_http_kafka_schema_t *
+ngx_http_kafka_contract_schemas(void *conf,
+    ngx_http_kafka_asyncapi_t **asyncapi)
+{
+    ngx_http_kafka_contract_loc_conf_t  *clcf = conf;
+
+    *asyncapi = clcf->asyncapi;
+
+    return clcf->schema;
+}
+
+
 /*
  * A record's value or key, parsed as JSON, against the schemas that apply:
  * NGX_OK when one matches, NGX_DECLINED with the violations noted.

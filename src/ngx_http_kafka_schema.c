@@ -444,6 +444,13 @@ failed:
 }
 
 
+json_t *
+ngx_http_kafka_schema_json(ngx_http_kafka_schema_t *s)
+{
+    return json_array_get(s->docs, 0);
+}
+
+
 void
 ngx_http_kafka_schema_free(ngx_http_kafka_schema_t *s)
 {

@@ -71,6 +71,9 @@ int ngx_http_kafka_schema_validate(ngx_http_kafka_schema_t *schema,
     ngx_http_kafka_schema_error_pt error, void *data);
 void ngx_http_kafka_schema_free(ngx_http_kafka_schema_t *schema);
 
+/* the document a schema was compiled from (borrowed), for the catalog */
+json_t *ngx_http_kafka_schema_json(ngx_http_kafka_schema_t *schema);
+
 /* ngx_http_kafka_schema_format.c: 1 valid, 0 invalid, -1 unknown format */
 int ngx_http_kafka_schema_format(const char *format, const char *s,
     size_t len);
