@@ -54,6 +54,8 @@ static ngx_int_t ngx_http_kafka_catalog_metadata(ngx_http_request_t *r,
     const rd_kafka_metadata_t *md, rd_kafka_resp_err_t err);
 static ngx_int_t ngx_http_kafka_catalog_send(ngx_http_request_t *r,
     const rd_kafka_metadata_t *md);
+static ngx_int_t ngx_http_kafka_catalog_json(ngx_http_request_t *r,
+    json_t *doc, ngx_str_t *out);
 static ngx_int_t ngx_http_kafka_catalog_entries(ngx_http_request_t *r,
     const rd_kafka_metadata_t *md, ngx_array_t *entries);
 static ngx_int_t ngx_http_kafka_catalog_add(ngx_http_request_t *r,
@@ -75,10 +77,17 @@ static char *ngx_http_kafka_catalog(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_kafka_catalog_check_path(ngx_conf_t *cf, void *post,
     void *data);
+static char *ngx_http_kafka_catalog_check_text(ngx_conf_t *cf, void *post,
+    void *data);
 
 
 static ngx_conf_post_t  ngx_http_kafka_catalog_path_post = {
     ngx_http_kafka_catalog_check_path
+};
+
+
+static ngx_conf_post_t  ngx_http_kafka_catalog_text_post = {
+    ngx_http_kafka_catalog_check_text
 };
 
 
@@ -103,21 +112,21 @@ static ngx_command_t  ngx_http_kafka_catalog_commands[] = {
       ngx_conf_set_str_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_kafka_catalog_loc_conf_t, title),
-      NULL },
+      &ngx_http_kafka_catalog_text_post },
 
     { ngx_string("kafka_catalog_version"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_str_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_kafka_catalog_loc_conf_t, version),
-      NULL },
+      &ngx_http_kafka_catalog_text_post },
 
     { ngx_string("kafka_catalog_description"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_str_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_kafka_catalog_loc_conf_t, description),
-      NULL },
+      &ngx_http_kafka_catalog_text_post },
 
       ngx_null_command
 };
@@ -226,7 +235,7 @@ static ngx_int_t
 ngx_http_kafka_catalog_send(ngx_http_request_t *r,
     const rd_kafka_metadata_t *md)
 {
-    char                               *dump;
+    ngx_int_t                           rc;
     json_t                             *doc;
     ngx_str_t                           out, value;
     ngx_uint_t                          format;
@@ -253,40 +262,33 @@ ngx_http_kafka_catalog_send(ngx_http_request_t *r,
 
     format = ngx_http_kafka_catalog_format(r);
 
-    if (format == NGX_HTTP_KAFKA_CATALOG_HTML) {
-        if (ngx_http_kafka_catalog_html(r, doc, &out) != NGX_OK) {
-            json_decref(doc);
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
+    switch (format) {
 
-        json_decref(doc);
+    case NGX_HTTP_KAFKA_CATALOG_HTML:
+        rc = ngx_http_kafka_catalog_html(r, doc, &out);
 
-        if (ngx_http_kafka_header_add(r, "Content-Security-Policy",
-                                      &ngx_http_kafka_catalog_csp)
-            == NULL)
+        if (rc == NGX_OK
+            && ngx_http_kafka_header_add(r, "Content-Security-Policy",
+                                         &ngx_http_kafka_catalog_csp)
+               == NULL)
         {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            rc = NGX_ERROR;
         }
 
-    } else {
-        dump = json_dumps(doc, JSON_INDENT(2));
-        json_decref(doc);
+        break;
 
-        if (dump == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
+    case NGX_HTTP_KAFKA_CATALOG_YAML:
+        rc = ngx_http_kafka_catalog_yaml(r, doc, &out);
+        break;
 
-        out.len = ngx_strlen(dump);
-        out.data = ngx_pnalloc(r->pool, out.len + 1);
+    default:
+        rc = ngx_http_kafka_catalog_json(r, doc, &out);
+    }
 
-        if (out.data == NULL) {
-            free(dump);
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
+    json_decref(doc);
 
-        ngx_memcpy(out.data, dump, out.len);
-        out.data[out.len++] = '\n';
-        free(dump);
+    if (rc != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     /* the answer depends on the caller: never shared by a cache */
@@ -311,6 +313,33 @@ ngx_http_kafka_catalog_send(ngx_http_request_t *r,
     return ngx_http_kafka_send_json(r, NGX_HTTP_OK,
                                     &ngx_http_kafka_catalog_types[format],
                                     out.data, out.len);
+}
+
+
+static ngx_int_t
+ngx_http_kafka_catalog_json(ngx_http_request_t *r, json_t *doc,
+    ngx_str_t *out)
+{
+    char  *dump;
+
+    dump = json_dumps(doc, JSON_INDENT(2));
+    if (dump == NULL) {
+        return NGX_ERROR;
+    }
+
+    out->len = ngx_strlen(dump);
+    out->data = ngx_pnalloc(r->pool, out->len + 1);
+
+    if (out->data == NULL) {
+        free(dump);
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(out->data, dump, out->len);
+    out->data[out->len++] = '\n';
+    free(dump);
+
+    return NGX_OK;
 }
 
 
@@ -893,6 +922,21 @@ ngx_http_kafka_catalog_check_path(ngx_conf_t *cf, void *post, void *data)
             return "must not contain spaces, control characters, quotes, "
                    "\"<\", \">\" or \"\\\"";
         }
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* the document is JSON: its texts must be UTF-8 */
+
+static char *
+ngx_http_kafka_catalog_check_text(ngx_conf_t *cf, void *post, void *data)
+{
+    ngx_str_t  *text = data;
+
+    if (!ngx_http_kafka_utf8_valid(text->data, text->len)) {
+        return "must be UTF-8";
     }
 
     return NGX_CONF_OK;

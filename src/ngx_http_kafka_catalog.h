@@ -19,8 +19,9 @@
 /*
  * What the catalog files share: the event products of a server{}, found
  * at configuration time (ngx_http_kafka_catalog.c), the AsyncAPI document
- * built from them per request (ngx_http_kafka_catalog_doc.c) and the page
- * rendered from that document (ngx_http_kafka_catalog_html.c).
+ * built from them per request (ngx_http_kafka_catalog_doc.c), the page
+ * rendered from that document (ngx_http_kafka_catalog_html.c) and its
+ * YAML form (ngx_http_kafka_catalog_yaml.c).
  */
 
 
@@ -90,6 +91,10 @@ json_t *ngx_http_kafka_catalog_document(ngx_http_request_t *r,
 
 /* ngx_http_kafka_catalog_html.c: the page for people, from the document */
 ngx_int_t ngx_http_kafka_catalog_html(ngx_http_request_t *r, json_t *doc,
+    ngx_str_t *out);
+
+/* ngx_http_kafka_catalog_yaml.c: the document in YAML */
+ngx_int_t ngx_http_kafka_catalog_yaml(ngx_http_request_t *r, json_t *doc,
     ngx_str_t *out);
 
 

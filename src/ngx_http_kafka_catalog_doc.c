@@ -432,7 +432,8 @@ ngx_http_kafka_catalog_produce(ngx_http_kafka_catalog_entry_t *e,
                      "description", "POST (or PUT) one record as the body, "
                      "or several in a REST Proxy v2 envelope; the answer is "
                      "REST Proxy v2's offsets array once Kafka has "
-                     "acknowledged them.  DELETE produces a tombstone.",
+                     "acknowledged them.  DELETE produces a tombstone for "
+                     "the key of kafka_produce_key.",
                      "bindings", "http",
                      "method", "POST",
                      "bindingVersion", "0.3.0",

@@ -593,3 +593,28 @@ sub {
     ::unlike($body, qr/cat-there/, "$name - not the other server's");
 }
 --- catalog_valid
+
+
+
+=== TEST 12: YAML, from libyaml's emitter: the same document
+--- request
+GET /catalog?format=yaml
+--- error_code: 200
+--- response_headers
+Content-Type: application/yaml
+--- response_body_like chomp
+(?s)^asyncapi: "3\.0\.0"\ninfo:\n  title: "Cat shop"\n  version: "2\.1\.0"\n.*\nchannels:\n  cat-orders:\n    address: cat-orders\n.*\noperations:\n.*  produce-cat-orders:\n    action: send\n.*\n      key: true\n.*    - \$ref: "#/channels/cat-orders/messages/record"\n.*\n  consume-cat-t-a:\n.*\n      retry: 3000\n
+--- catalog_valid
+
+
+
+=== TEST 13: Accept: application/yaml
+--- request
+GET /catalog
+--- more_headers
+Accept: application/yaml, application/json;q=0.5
+--- error_code: 200
+--- response_headers
+Content-Type: application/yaml
+--- response_body_like chomp
+^asyncapi: "3\.0\.0"
