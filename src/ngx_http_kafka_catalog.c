@@ -855,7 +855,8 @@ ngx_http_kafka_catalog_init(ngx_conf_t *cf)
     cscfp = cmcf->servers.elts;
 
     for (s = 0; s < cmcf->servers.nelts; s++) {
-        kcscf = cscfp[s]->ctx->srv_conf[ngx_http_kafka_catalog_module.ctx_index];
+        kcscf = cscfp[s]->ctx->srv_conf[
+                                      ngx_http_kafka_catalog_module.ctx_index];
 
         if (!kcscf->catalog) {
             continue;
