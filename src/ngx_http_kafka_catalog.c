@@ -820,7 +820,10 @@ ngx_http_kafka_catalog_collect(ngx_conf_t *cf,
     schema = ngx_http_kafka_contract_schemas(
                  loc_conf[ngx_http_kafka_contract_module.ctx_index], &api);
 
-    prod->schema = schema ? ngx_http_kafka_schema_json(schema) : NULL;
+    if (schema) {
+        prod->schema = ngx_http_kafka_schema_json(schema, &prod->schema_doc);
+    }
+
     prod->asyncapi = api;
 
     if (action == NGX_HTTP_KAFKA_ACTION_PRODUCE) {

@@ -43,6 +43,7 @@ typedef struct {
 #endif
 
     json_t                            *schema;    /* value, or NULL */
+    json_t                            *schema_doc; /* its $refs' root */
     void                              *asyncapi;  /* the contract's doc */
 
     /* kafka_consume_sse */

@@ -582,7 +582,7 @@ ngx_http_kafka_catalog_message(json_t *messages, json_t *refs,
 static json_t *
 ngx_http_kafka_catalog_payload(ngx_http_kafka_catalog_entry_t *e)
 {
-    json_t                             *one, *list, *s;
+    json_t                             *one, *list, *s, *root;
     ngx_uint_t                          i;
     ngx_http_kafka_asyncapi_t          *api;
     ngx_http_kafka_asyncapi_message_t  *m;
@@ -590,7 +590,7 @@ ngx_http_kafka_catalog_payload(ngx_http_kafka_catalog_entry_t *e)
 
     if (e->product->schema) {
         return ngx_http_kafka_catalog_copy(e->product->schema,
-                                           e->product->schema, 0);
+                                           e->product->schema_doc, 0);
     }
 
     api = e->product->asyncapi;
@@ -608,18 +608,17 @@ ngx_http_kafka_catalog_payload(ngx_http_kafka_catalog_entry_t *e)
         return NULL;
     }
 
+    /* a message's compiled payload knows the document it is part of */
+
     for (i = 0; i < ch->messages.nelts; i++) {
-        s = json_object_get(m[i].json, "payload");
 
-        /* 3.x: a Multi Format Schema Object holds the schema */
+        if (m[i].payload) {
+            s = ngx_http_kafka_schema_json(m[i].payload, &root);
+            one = ngx_http_kafka_catalog_copy(s, root, 0);
 
-        if (json_object_get(s, "schemaFormat") && json_object_get(s, "schema"))
-        {
-            s = json_object_get(s, "schema");
+        } else {
+            one = json_object();
         }
-
-        one = s ? ngx_http_kafka_catalog_copy(s, api->doc, 0)
-                : json_object();
 
         if (json_array_append_new(list, one) != 0) {
             json_decref(list);

@@ -445,8 +445,11 @@ failed:
 
 
 json_t *
-ngx_http_kafka_schema_json(ngx_http_kafka_schema_t *s)
+ngx_http_kafka_schema_json(ngx_http_kafka_schema_t *s, json_t **document)
 {
+    *document = s->options.document ? s->options.document
+                                    : json_array_get(s->docs, 0);
+
     return json_array_get(s->docs, 0);
 }
 

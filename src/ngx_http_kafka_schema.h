@@ -71,8 +71,13 @@ int ngx_http_kafka_schema_validate(ngx_http_kafka_schema_t *schema,
     ngx_http_kafka_schema_error_pt error, void *data);
 void ngx_http_kafka_schema_free(ngx_http_kafka_schema_t *schema);
 
-/* the document a schema was compiled from (borrowed), for the catalog */
-json_t *ngx_http_kafka_schema_json(ngx_http_kafka_schema_t *schema);
+/*
+ * For the catalog: the JSON a schema was compiled from and, in
+ * "document", the document that its "#/..." references resolve against
+ * (both borrowed).
+ */
+json_t *ngx_http_kafka_schema_json(ngx_http_kafka_schema_t *schema,
+    json_t **document);
 
 /* ngx_http_kafka_schema_format.c: 1 valid, 0 invalid, -1 unknown format */
 int ngx_http_kafka_schema_format(const char *format, const char *s,
