@@ -75,6 +75,8 @@ static char *ngx_http_kafka_catalog_collect(ngx_conf_t *cf,
 static ngx_int_t ngx_http_kafka_catalog_init(ngx_conf_t *cf);
 static char *ngx_http_kafka_catalog(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_kafka_catalog_path(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static char *ngx_http_kafka_catalog_check_path(ngx_conf_t *cf, void *post,
     void *data);
 static char *ngx_http_kafka_catalog_check_text(ngx_conf_t *cf, void *post,
@@ -102,7 +104,7 @@ static ngx_command_t  ngx_http_kafka_catalog_commands[] = {
 
     { ngx_string("kafka_catalog_path"),
       NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_str_slot,
+      ngx_http_kafka_catalog_path,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_kafka_catalog_loc_conf_t, path),
       &ngx_http_kafka_catalog_path_post },
@@ -898,7 +900,24 @@ ngx_http_kafka_catalog(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
                                               ngx_http_kafka_catalog_module);
     kcscf->catalog = 1;
 
-    /* templated products list the topics of Kafka's metadata */
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * A templated location lists the topics of Kafka's metadata, fetched by
+ * the worker's producer: it is started where a template may be used.
+ */
+
+static char *
+ngx_http_kafka_catalog_path(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    char  *rv;
+
+    rv = ngx_conf_set_str_slot(cf, cmd, conf);
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
 
     return ngx_http_kafka_metadata_use(cf);
 }
