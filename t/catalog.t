@@ -3,8 +3,9 @@
 # the topics of Kafka's metadata that their regex admits), produce and
 # SSE, schemas from the contracts, servers from the request, per-caller
 # documents under kafka_jwt (two tokens, two channel lists, no foreign
-# topic anywhere), the 401 without a token, the page's escaping, and the
-# warning for a location that cannot be described.
+# topic anywhere), the 401 without a token, the page's escaping, YAML, the
+# warning for a location that cannot be described, a path refused at
+# configuration time, and the 503 when Kafka's metadata cannot be had.
 #
 # Every document is also checked with the AsyncAPI project's own parser
 # (@asyncapi/parser, run by node): no diagnostic of severity error (0 in
@@ -618,3 +619,45 @@ Accept: application/yaml, application/json;q=0.5
 Content-Type: application/yaml
 --- response_body_like chomp
 ^asyncapi: "3\.0\.0"
+
+
+
+=== TEST 14: kafka_catalog_path is a path of the server
+--- config
+    location ~ ^/t/(?<t>[a-z]+)$ {
+        kafka_produce $t;
+        kafka_catalog_path "t/{topic}";
+    }
+--- must_die
+--- error_log
+"kafka_catalog_path" directive must start with "/"
+
+
+
+=== TEST 15: no broker answers the metadata of a templated location: 503
+--- http_config
+    kafka_brokers $TEST_NGINX_KAFKA_BROKERS;
+    kafka_metadata_timeout 1s;
+--- config
+    location = /catalog {
+        kafka_catalog;
+    }
+    location ~ ^/topics/(?<t>cat-t-[a-z0-9]+)$ {
+        kafka_produce $t;
+        kafka_catalog_path "/topics/{topic}";
+    }
+--- kafka_control eval
+{ start => 'down all' }
+--- request
+GET /catalog
+--- error_code: 503
+--- response_body_like chomp
+^\{"error_code":50302,"message":"Kafka's metadata is unavailable: .+"\}$
+--- error_log
+kafka_catalog: no metadata from Kafka
+--- no_error_log
+[alert]
+[crit]
+--- error_log_allowed eval
+[ qr/kafka/ ]
+--- timeout: 10
