@@ -147,6 +147,12 @@ static ngx_int_t ngx_http_kafka_metadata_init_process(ngx_cycle_t *cycle);
 static void ngx_http_kafka_metadata_exit_process(ngx_cycle_t *cycle);
 
 
+static ngx_http_kafka_bounds_t  ngx_http_kafka_metadata_timeout_bounds = {
+    ngx_http_kafka_check_bounds, 1, 60000,
+    "\"kafka_metadata_timeout\" must be between 1ms and 60s"
+};
+
+
 static ngx_command_t  ngx_http_kafka_metadata_commands[] = {
 
     { ngx_string("kafka_metadata"),
@@ -168,7 +174,7 @@ static ngx_command_t  ngx_http_kafka_metadata_commands[] = {
       ngx_conf_set_msec_slot,
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_http_kafka_metadata_main_conf_t, timeout),
-      NULL },
+      &ngx_http_kafka_metadata_timeout_bounds },
 
       ngx_null_command
 };
@@ -799,6 +805,7 @@ ngx_http_kafka_metadata_done(ngx_event_t *ev)
     ngx_http_kafka_metadata_fetch_t *fetch = ev->data;
 
     ngx_int_t                          rc;
+    ngx_uint_t                         n;
     ngx_queue_t                        waiters, *q;
     ngx_connection_t                  *c;
     ngx_http_request_t                *r;
@@ -835,6 +842,7 @@ ngx_http_kafka_metadata_done(ngx_event_t *ev)
     ngx_free(fetch);
 
     ngx_queue_init(&waiters);
+    n = 0;
 
     if (!ngx_queue_empty(&cache->waiters)) {
         waiters = cache->waiters;
@@ -861,7 +869,12 @@ ngx_http_kafka_metadata_done(ngx_event_t *ev)
         ngx_http_finalize_request(r, rc);
 
         ngx_http_run_posted_requests(c);
+
+        n++;
     }
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
+                   "kafka_metadata: answered %ui request(s)", n);
 }
 
 
@@ -907,13 +920,6 @@ ngx_http_kafka_metadata_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_http_kafka_metadata_main_conf_t  *mmcf = conf;
 
     ngx_conf_init_msec_value(mmcf->timeout, 5000);
-
-    if (mmcf->timeout == 0 || mmcf->timeout > 60000) {
-        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                      "\"kafka_metadata_timeout\" must be between 1ms "
-                      "and 60s");
-        return NGX_CONF_ERROR;
-    }
 
     return NGX_CONF_OK;
 }

@@ -20,6 +20,7 @@ use Test::Nginx::Socket 'no_plan';
 use Test::More;
 use JSON::PP ();
 use File::Temp qw(tempdir);
+use Time::HiRes ();
 
 use lib 't/lib';
 use KafkaGateway::Blocks;
@@ -177,6 +178,29 @@ sub topics_check {
         }
     };
 }
+
+# --- init: N requests for PATH have reached the worker (they wait)
+sub wait_requests {
+    my ($path, $n) = @_;
+    my $re = qr/http request line: "GET \Q$path\E /;
+    my $deadline = time + $KafkaGateway::Blocks::Patience;
+    until ((() = KafkaGateway::Blocks::block_log() =~ /$re/g) >= $n) {
+        die "$n request(s) for $path did not come\n" if time >= $deadline;
+        Time::HiRes::sleep(0.05);
+    }
+}
+
+# a kafka_control step: RE matches exactly N lines of the block's log
+sub log_count {
+    my ($re, $n) = @_;
+    return sub {
+        my $block = shift;
+        my $got = () = KafkaGateway::Blocks::block_log() =~ /$re/g;
+        Test::More::is($got, $n, $block->name . " - $n x $re");
+    };
+}
+
+our $RTT = $ENV{TEST_NGINX_USE_VALGRIND} ? 1500 : 1000;
 
 run_tests();
 
@@ -405,3 +429,84 @@ the fetch, which fails within kafka_metadata_timeout (1 s).
 [ main::topics_check(not => [ 'md-late' ]),
   main::topics_check(not => [ 'md-late' ]),
   main::topics_check(has => [ 'md-late' ]) ]
+
+
+
+=== TEST 11: requests waiting at the same time share one fetch
+Every broker answer is delayed by RTT, so the fetch takes seconds; two
+other clients ask first, then the block's request joins the same fetch.
+--- http_config
+    kafka_brokers $TEST_NGINX_KAFKA_BROKERS;
+    kafka_metadata_timeout 20s;
+--- config
+    location = /topics {
+        kafka_metadata topics;
+    }
+--- kafka_control eval
+{ start => "rtt all $main::RTT",
+  0 => [ qr/kafka_metadata: answered 3 request\(s\)/,
+         main::log_count(qr/kafka_metadata: fetch posted/, 1) ] }
+--- sse_other_client eval
+[ { request => "GET /topics HTTP/1.0", status => 200 },
+  { request => "GET /topics HTTP/1.0", status => 200 } ]
+--- init
+main::wait_requests('/topics', 2);
+--- request
+GET /topics
+--- timeout: 20
+--- error_code: 200
+--- json eval
+[ main::topics_check(has => [ 'md-three', 'md-made' ]) ]
+
+
+
+=== TEST 12: a client that leaves while its request waits for the fetch is forgotten: the fetch completes, nothing touches the request
+--- kafka_control eval
+{ start => "rtt all $main::RTT",
+  0 => [ qr/client prematurely closed connection/,
+         qr/kafka_metadata: answered 0 request\(s\)/ ] }
+--- request
+GET /topics
+--- timeout: 0.5
+--- abort
+--- error_code eval
+''
+--- response_body eval
+''
+
+
+
+=== TEST 13: kafka_metadata shares a location with kafka_produce only
+--- config
+    location /t {
+        kafka_metadata topics;
+        proxy_pass http://127.0.0.1:1;
+    }
+--- must_die
+--- error_log
+"kafka_metadata" in location "/t" can share its location only with "kafka_produce"
+
+
+
+=== TEST 14: kafka_metadata's arguments are checked where it is written
+--- config
+    location /t {
+        kafka_metadata partition md-x;
+    }
+--- must_die
+--- error_log
+"partition" requires a topic and a partition
+
+
+
+=== TEST 15: kafka_metadata_timeout is bounded
+--- http_config
+    kafka_brokers $TEST_NGINX_KAFKA_BROKERS;
+    kafka_metadata_timeout 0;
+--- config
+    location /t {
+        kafka_metadata topics;
+    }
+--- must_die
+--- error_log
+"kafka_metadata_timeout" must be between 1ms and 60s in
