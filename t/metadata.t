@@ -25,6 +25,7 @@ use Time::HiRes ();
 use lib 't/lib';
 use KafkaGateway::Blocks;
 use KafkaGateway::JWT qw(make_keys jwt_sign);
+use KafkaGateway::Features ();
 
 my $keys = make_keys(tempdir(CLEANUP => 1));
 
@@ -435,6 +436,8 @@ the fetch, which fails within kafka_metadata_timeout (1 s).
 === TEST 11: requests waiting at the same time share one fetch
 Every broker answer is delayed by RTT, so the fetch takes seconds; two
 other clients ask first, then the block's request joins the same fetch.
+(The fetches are counted in the debug log.)
+--- skip_eval: 16: KafkaGateway::Features::nginx_lacks('debug')
 --- http_config
     kafka_brokers $TEST_NGINX_KAFKA_BROKERS;
     kafka_metadata_timeout 20s;
@@ -461,6 +464,7 @@ GET /topics
 
 
 === TEST 12: a client that leaves while its request waits for the fetch is forgotten: the fetch completes, nothing touches the request
+--- skip_eval: 7: KafkaGateway::Features::nginx_lacks('debug')
 --- kafka_control eval
 { start => "rtt all $main::RTT",
   0 => [ qr/client prematurely closed connection/,
