@@ -672,6 +672,10 @@ ngx_http_kafka_metadata_get(ngx_http_request_t *r,
             return handler(r, NULL, RD_KAFKA_RESP_ERR__STATE);
         }
 
+        if (rc == NGX_BUSY) {
+            return handler(r, NULL, RD_KAFKA_RESP_ERR__QUEUE_FULL);
+        }
+
         if (rc != NGX_OK) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
@@ -734,7 +738,8 @@ ngx_http_kafka_metadata_internal(const char *name)
 
 /*
  * Posts the worker's one fetch.  NGX_DECLINED: the worker has no producer
- * (it failed to start); NGX_ERROR: no memory, or the pool refused.
+ * (it failed to start); NGX_BUSY: the thread pool's queue is full;
+ * NGX_ERROR: no memory.
  */
 
 static ngx_int_t
@@ -768,7 +773,7 @@ ngx_http_kafka_metadata_fetch(ngx_http_request_t *r)
 
     if (ngx_thread_task_post(mmcf->thread_pool, &fetch->task) != NGX_OK) {
         ngx_free(fetch);
-        return NGX_ERROR;
+        return NGX_BUSY;
     }
 
     ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
