@@ -24,6 +24,8 @@
  *   kafka_metadata topics;              GET /topics
  *   kafka_metadata topic TOPIC;         GET /topics/{name}
  *   kafka_metadata partitions TOPIC;    GET /topics/{name}/partitions
+ *   kafka_metadata partition TOPIC PARTITION;
+ *                                       GET /topics/{name}/partitions/{id}
  *
  * The topics a caller sees are those its token's grants allow it to
  * produce to or consume from (when kafka_acl_claim is set), internal
@@ -55,6 +57,7 @@
 #define NGX_HTTP_KAFKA_METADATA_TOPICS      1
 #define NGX_HTTP_KAFKA_METADATA_TOPIC       2
 #define NGX_HTTP_KAFKA_METADATA_PARTITIONS  3
+#define NGX_HTTP_KAFKA_METADATA_PARTITION   4
 
 
 typedef struct {
@@ -66,6 +69,7 @@ typedef struct {
 typedef struct {
     ngx_uint_t                           kind;
     ngx_http_complex_value_t            *topic;
+    ngx_http_complex_value_t            *partition;
     ngx_msec_t                           cache;
 
     /* kafka_produce in the same location: it serves POST, PUT, DELETE */
@@ -102,9 +106,10 @@ typedef struct {
 } ngx_http_kafka_metadata_waiter_t;
 
 
-/* the request's topic, for the answer */
+/* the request's topic and partition, for the answer */
 typedef struct {
     ngx_str_t                            topic;
+    int32_t                              partition;
 } ngx_http_kafka_metadata_ctx_t;
 
 
@@ -120,7 +125,9 @@ static ngx_int_t ngx_http_kafka_metadata_send(ngx_http_request_t *r,
 static size_t ngx_http_kafka_metadata_partitions_len(
     const rd_kafka_metadata_topic_t *t);
 static u_char *ngx_http_kafka_metadata_partitions(u_char *p,
-    const rd_kafka_metadata_topic_t *t, ngx_pool_t *pool);
+    const rd_kafka_metadata_topic_t *t, int32_t only, ngx_pool_t *pool);
+static u_char *ngx_http_kafka_metadata_partition(u_char *p,
+    const rd_kafka_metadata_partition_t *part);
 static int ngx_http_kafka_metadata_cmp_partitions(const void *a,
     const void *b);
 static int ngx_http_kafka_metadata_cmp_names(const void *a, const void *b);
@@ -140,10 +147,16 @@ static ngx_int_t ngx_http_kafka_metadata_init_process(ngx_cycle_t *cycle);
 static void ngx_http_kafka_metadata_exit_process(ngx_cycle_t *cycle);
 
 
+static ngx_http_kafka_bounds_t  ngx_http_kafka_metadata_timeout_bounds = {
+    ngx_http_kafka_check_bounds, 1, 60000,
+    "\"kafka_metadata_timeout\" must be between 1ms and 60s"
+};
+
+
 static ngx_command_t  ngx_http_kafka_metadata_commands[] = {
 
     { ngx_string("kafka_metadata"),
-      NGX_HTTP_LOC_CONF|NGX_CONF_TAKE12,
+      NGX_HTTP_LOC_CONF|NGX_CONF_TAKE123,
       ngx_http_kafka_metadata,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
@@ -161,7 +174,7 @@ static ngx_command_t  ngx_http_kafka_metadata_commands[] = {
       ngx_conf_set_msec_slot,
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_http_kafka_metadata_main_conf_t, timeout),
-      NULL },
+      &ngx_http_kafka_metadata_timeout_bounds },
 
       ngx_null_command
 };
@@ -231,8 +244,8 @@ static ngx_http_kafka_metadata_cache_t  ngx_http_kafka_metadata_cache;
 static ngx_int_t
 ngx_http_kafka_metadata_handler(ngx_http_request_t *r)
 {
-    ngx_int_t                            rc;
-    ngx_str_t                            topic;
+    ngx_int_t                            rc, n;
+    ngx_str_t                            topic, value;
     ngx_http_kafka_metadata_ctx_t       *ctx;
     ngx_http_kafka_metadata_loc_conf_t  *mlcf;
 
@@ -259,6 +272,25 @@ ngx_http_kafka_metadata_handler(ngx_http_request_t *r)
     }
 
     ctx->topic = topic;
+    ctx->partition = -1;
+
+    /* the partition form: a number from 0 to 2^31-1 */
+
+    if (mlcf->partition) {
+        if (ngx_http_complex_value(r, mlcf->partition, &value) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        n = ngx_atoi(value.data, value.len);
+
+        if (n == NGX_ERROR || n > NGX_MAX_INT32_VALUE) {
+            return ngx_http_kafka_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                         NGX_HTTP_KAFKA_REST_PARTITION_INVALID,
+                                         "invalid partition \"%V\"", &value);
+        }
+
+        ctx->partition = (int32_t) n;
+    }
 
     ngx_http_set_ctx(r, ctx, ngx_http_kafka_metadata_module);
 
@@ -364,6 +396,7 @@ ngx_http_kafka_metadata_topics(ngx_http_request_t *r,
  *   {"name":"t","configs":{},"partitions":[{"partition":0,"leader":1,
  *    "replicas":[{"broker":1,"leader":true,"in_sync":true}]}]}
  * GET /topics/{name}/partitions: the "partitions" array alone.
+ * GET /topics/{name}/partitions/{id}: one element of it, or 404 40402.
  *
  * "configs" is always empty: topic configurations are not metadata, and
  * reading them would take an admin request of its own.
@@ -373,6 +406,7 @@ static ngx_int_t
 ngx_http_kafka_metadata_describe(ngx_http_request_t *r,
     const rd_kafka_metadata_t *md, rd_kafka_resp_err_t err)
 {
+    int                                  i;
     u_char                              *body, *p;
     size_t                               len;
     ngx_http_kafka_metadata_ctx_t       *ctx;
@@ -393,6 +427,21 @@ ngx_http_kafka_metadata_describe(ngx_http_request_t *r,
                                          NGX_HTTP_KAFKA_REST_TOPIC_NOT_FOUND,
                                          "topic \"%V\" not found",
                                          &ctx->topic);
+    }
+
+    if (mlcf->kind == NGX_HTTP_KAFKA_METADATA_PARTITION) {
+        for (i = 0; i < t->partition_cnt; i++) {
+            if (t->partitions[i].id == ctx->partition) {
+                break;
+            }
+        }
+
+        if (i == t->partition_cnt) {
+            return ngx_http_kafka_send_error(r, NGX_HTTP_NOT_FOUND,
+                                    NGX_HTTP_KAFKA_REST_PARTITION_NOT_FOUND,
+                                    "partition %D of topic \"%V\" not found",
+                                    ctx->partition, &ctx->topic);
+        }
     }
 
     len = ngx_http_kafka_metadata_partitions_len(t);
@@ -417,7 +466,7 @@ ngx_http_kafka_metadata_describe(ngx_http_request_t *r,
                        sizeof("\",\"configs\":{},\"partitions\":") - 1);
     }
 
-    p = ngx_http_kafka_metadata_partitions(p, t, r->pool);
+    p = ngx_http_kafka_metadata_partitions(p, t, ctx->partition, r->pool);
     if (p == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -430,9 +479,9 @@ ngx_http_kafka_metadata_describe(ngx_http_request_t *r,
 }
 
 
-#define NGX_HTTP_KAFKA_METADATA_PARTITION                                     \
+#define NGX_HTTP_KAFKA_METADATA_JSON_PARTITION                                \
     "{\"partition\":,\"leader\":,\"replicas\":[]},"
-#define NGX_HTTP_KAFKA_METADATA_REPLICA                                       \
+#define NGX_HTTP_KAFKA_METADATA_JSON_REPLICA                                  \
     "{\"broker\":,\"leader\":false,\"in_sync\":false},"
 
 
@@ -445,10 +494,10 @@ ngx_http_kafka_metadata_partitions_len(const rd_kafka_metadata_topic_t *t)
     len = sizeof("[]") - 1;
 
     for (i = 0; i < t->partition_cnt; i++) {
-        len += sizeof(NGX_HTTP_KAFKA_METADATA_PARTITION) - 1
+        len += sizeof(NGX_HTTP_KAFKA_METADATA_JSON_PARTITION) - 1
                + 2 * NGX_INT32_LEN
                + t->partitions[i].replica_cnt
-                 * (sizeof(NGX_HTTP_KAFKA_METADATA_REPLICA) - 1
+                 * (sizeof(NGX_HTTP_KAFKA_METADATA_JSON_REPLICA) - 1
                     + NGX_INT32_LEN);
     }
 
@@ -456,16 +505,28 @@ ngx_http_kafka_metadata_partitions_len(const rd_kafka_metadata_topic_t *t)
 }
 
 
-/* the partitions by id; a leader of -1 means none is elected now */
+/*
+ * The partitions by id, or only partition "only" (not -1) as an object; a
+ * leader of -1 means none is elected now.
+ */
 
 static u_char *
 ngx_http_kafka_metadata_partitions(u_char *p,
-    const rd_kafka_metadata_topic_t *t, ngx_pool_t *pool)
+    const rd_kafka_metadata_topic_t *t, int32_t only, ngx_pool_t *pool)
 {
-    int                                    i, j, k;
-    int32_t                                broker;
-    ngx_uint_t                             in_sync;
-    const rd_kafka_metadata_partition_t  **parts, *part;
+    int                                    i;
+    const rd_kafka_metadata_partition_t  **parts;
+
+    if (only != -1) {
+        for (i = 0; i < t->partition_cnt; i++) {
+            if (t->partitions[i].id == only) {
+                return ngx_http_kafka_metadata_partition(p,
+                                                         &t->partitions[i]);
+            }
+        }
+
+        return NULL;
+    }
 
     parts = ngx_palloc(pool, (t->partition_cnt ? t->partition_cnt : 1)
                              * sizeof(rd_kafka_metadata_partition_t *));
@@ -483,38 +544,50 @@ ngx_http_kafka_metadata_partitions(u_char *p,
     *p++ = '[';
 
     for (i = 0; i < t->partition_cnt; i++) {
-        part = parts[i];
-
         if (i) {
             *p++ = ',';
         }
 
-        p = ngx_sprintf(p, "{\"partition\":%D,\"leader\":%D,\"replicas\":[",
-                        part->id, part->leader);
-
-        for (j = 0; j < part->replica_cnt; j++) {
-            broker = part->replicas[j];
-            in_sync = 0;
-
-            for (k = 0; k < part->isr_cnt; k++) {
-                if (part->isrs[k] == broker) {
-                    in_sync = 1;
-                    break;
-                }
-            }
-
-            p = ngx_sprintf(p, "%s{\"broker\":%D,\"leader\":%s,"
-                               "\"in_sync\":%s}",
-                            j ? "," : "", broker,
-                            (broker == part->leader) ? "true" : "false",
-                            in_sync ? "true" : "false");
-        }
-
-        *p++ = ']';
-        *p++ = '}';
+        p = ngx_http_kafka_metadata_partition(p, parts[i]);
     }
 
     *p++ = ']';
+
+    return p;
+}
+
+
+static u_char *
+ngx_http_kafka_metadata_partition(u_char *p,
+    const rd_kafka_metadata_partition_t *part)
+{
+    int         j, k;
+    int32_t     broker;
+    ngx_uint_t  in_sync;
+
+    p = ngx_sprintf(p, "{\"partition\":%D,\"leader\":%D,\"replicas\":[",
+                    part->id, part->leader);
+
+    for (j = 0; j < part->replica_cnt; j++) {
+        broker = part->replicas[j];
+        in_sync = 0;
+
+        for (k = 0; k < part->isr_cnt; k++) {
+            if (part->isrs[k] == broker) {
+                in_sync = 1;
+                break;
+            }
+        }
+
+        p = ngx_sprintf(p, "%s{\"broker\":%D,\"leader\":%s,"
+                           "\"in_sync\":%s}",
+                        j ? "," : "", broker,
+                        (broker == part->leader) ? "true" : "false",
+                        in_sync ? "true" : "false");
+    }
+
+    *p++ = ']';
+    *p++ = '}';
 
     return p;
 }
@@ -599,6 +672,10 @@ ngx_http_kafka_metadata_get(ngx_http_request_t *r,
             return handler(r, NULL, RD_KAFKA_RESP_ERR__STATE);
         }
 
+        if (rc == NGX_BUSY) {
+            return handler(r, NULL, RD_KAFKA_RESP_ERR__QUEUE_FULL);
+        }
+
         if (rc != NGX_OK) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
@@ -661,7 +738,8 @@ ngx_http_kafka_metadata_internal(const char *name)
 
 /*
  * Posts the worker's one fetch.  NGX_DECLINED: the worker has no producer
- * (it failed to start); NGX_ERROR: no memory, or the pool refused.
+ * (it failed to start); NGX_BUSY: the thread pool's queue is full;
+ * NGX_ERROR: no memory.
  */
 
 static ngx_int_t
@@ -695,7 +773,7 @@ ngx_http_kafka_metadata_fetch(ngx_http_request_t *r)
 
     if (ngx_thread_task_post(mmcf->thread_pool, &fetch->task) != NGX_OK) {
         ngx_free(fetch);
-        return NGX_ERROR;
+        return NGX_BUSY;
     }
 
     ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
@@ -732,6 +810,7 @@ ngx_http_kafka_metadata_done(ngx_event_t *ev)
     ngx_http_kafka_metadata_fetch_t *fetch = ev->data;
 
     ngx_int_t                          rc;
+    ngx_uint_t                         n;
     ngx_queue_t                        waiters, *q;
     ngx_connection_t                  *c;
     ngx_http_request_t                *r;
@@ -768,6 +847,7 @@ ngx_http_kafka_metadata_done(ngx_event_t *ev)
     ngx_free(fetch);
 
     ngx_queue_init(&waiters);
+    n = 0;
 
     if (!ngx_queue_empty(&cache->waiters)) {
         waiters = cache->waiters;
@@ -794,7 +874,12 @@ ngx_http_kafka_metadata_done(ngx_event_t *ev)
         ngx_http_finalize_request(r, rc);
 
         ngx_http_run_posted_requests(c);
+
+        n++;
     }
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
+                   "kafka_metadata: answered %ui request(s)", n);
 }
 
 
@@ -841,13 +926,6 @@ ngx_http_kafka_metadata_init_main_conf(ngx_conf_t *cf, void *conf)
 
     ngx_conf_init_msec_value(mmcf->timeout, 5000);
 
-    if (mmcf->timeout == 0 || mmcf->timeout > 60000) {
-        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                      "\"kafka_metadata_timeout\" must be between 1ms "
-                      "and 60s");
-        return NGX_CONF_ERROR;
-    }
-
     return NGX_CONF_OK;
 }
 
@@ -867,6 +945,7 @@ ngx_http_kafka_metadata_create_loc_conf(ngx_conf_t *cf)
      *
      *     conf->kind = NGX_HTTP_KAFKA_METADATA_NONE;
      *     conf->topic = NULL;
+     *     conf->partition = NULL;
      *     conf->produce = NULL;
      *     conf->entry = NULL;
      */
@@ -929,7 +1008,10 @@ ngx_http_kafka_metadata_merge_loc_conf(ngx_conf_t *cf, void *parent,
 }
 
 
-/* kafka_metadata topics | topic TOPIC | partitions TOPIC */
+/*
+ * kafka_metadata topics | topic TOPIC | partitions TOPIC
+ *              | partition TOPIC PARTITION
+ */
 
 static char *
 ngx_http_kafka_metadata(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
@@ -961,16 +1043,24 @@ ngx_http_kafka_metadata(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     } else if (ngx_strcmp(value[1].data, "partitions") == 0) {
         mlcf->kind = NGX_HTTP_KAFKA_METADATA_PARTITIONS;
 
+    } else if (ngx_strcmp(value[1].data, "partition") == 0) {
+        mlcf->kind = NGX_HTTP_KAFKA_METADATA_PARTITION;
+
     } else {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "invalid value \"%V\", expected \"topics\", "
-                           "\"topic\" or \"partitions\"", &value[1]);
+                           "\"topic\", \"partitions\" or \"partition\"",
+                           &value[1]);
         return NGX_CONF_ERROR;
     }
 
-    if (cf->args->nelts != 3) {
+    if (cf->args->nelts
+        != ((mlcf->kind == NGX_HTTP_KAFKA_METADATA_PARTITION) ? 4 : 3))
+    {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"%V\" requires a topic", &value[1]);
+                           (mlcf->kind == NGX_HTTP_KAFKA_METADATA_PARTITION)
+                           ? "\"%V\" requires a topic and a partition"
+                           : "\"%V\" requires a topic", &value[1]);
         return NGX_CONF_ERROR;
     }
 
@@ -995,6 +1085,24 @@ ngx_http_kafka_metadata(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "invalid topic name \"%V\"", &value[2]);
         return NGX_CONF_ERROR;
+    }
+
+    if (mlcf->kind == NGX_HTTP_KAFKA_METADATA_PARTITION) {
+        mlcf->partition = ngx_palloc(cf->pool,
+                                     sizeof(ngx_http_complex_value_t));
+        if (mlcf->partition == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
+
+        ccv.cf = cf;
+        ccv.value = &value[3];
+        ccv.complex_value = mlcf->partition;
+
+        if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
+            return NGX_CONF_ERROR;
+        }
     }
 
     return ngx_http_kafka_metadata_use(cf);

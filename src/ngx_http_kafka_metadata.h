@@ -29,8 +29,9 @@
  * that asks meanwhile waits for that same fetch.
  *
  * The contract of ngx_http_kafka_metadata_get(r, handler), called from a
- * content handler (after ngx_http_kafka_entry() and the caller's own
- * checks), whose result the content handler returns as it is:
+ * content handler of a main request (after ngx_http_kafka_entry(), with
+ * the request body discarded, and the caller's own checks), whose result
+ * the content handler returns as it is:
  *
  *   - fresh metadata: the handler is called before get() returns, and
  *     get() returns the handler's result;
@@ -49,8 +50,9 @@
  * The handler is called with md != NULL and err == NO_ERROR, or with
  * md == NULL and the error (e.g. RD_KAFKA_RESP_ERR__TRANSPORT or
  * __TIMED_OUT: no broker answered within kafka_metadata_timeout;
- * __STATE: the worker has no producer): the handler answers as a content
- * handler would (typically 503).  It must not keep "md" or anything in it
+ * __STATE: the worker has no producer; __QUEUE_FULL: the thread pool's
+ * queue is full): the handler answers as a content handler would
+ * (typically 503).  It must not keep "md" or anything in it
  * once it returns: the next fetch replaces it.
  *
  * md->topics holds internal topics too; ngx_http_kafka_metadata_internal()
