@@ -171,7 +171,7 @@ static ngx_http_kafka_entry_t  ngx_http_kafka_catalog_entry = {
     "use GET",
     "kafka_catalog",
     0,
-    0,
+    1,
     1
 };
 
