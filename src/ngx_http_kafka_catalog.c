@@ -58,6 +58,10 @@ static ngx_int_t ngx_http_kafka_catalog_json(ngx_http_request_t *r,
     json_t *doc, ngx_str_t *out);
 static ngx_int_t ngx_http_kafka_catalog_entries(ngx_http_request_t *r,
     const rd_kafka_metadata_t *md, ngx_array_t *entries);
+static ngx_int_t ngx_http_kafka_catalog_cmp(const void *one,
+    const void *two);
+static ngx_int_t ngx_http_kafka_catalog_admits(ngx_http_request_t *r,
+    ngx_http_kafka_catalog_product_t *p, ngx_str_t *topic);
 static ngx_int_t ngx_http_kafka_catalog_add(ngx_http_request_t *r,
     ngx_array_t *entries, ngx_http_kafka_catalog_product_t *p,
     ngx_str_t *topic, ngx_uint_t filter);
@@ -352,9 +356,10 @@ ngx_http_kafka_catalog_entries(ngx_http_request_t *r,
     const rd_kafka_metadata_t *md, ngx_array_t *entries)
 {
     int                                 t;
-    u_char                             *q;
-    ngx_str_t                           topic, path;
-    ngx_uint_t                          i, filter;
+    ngx_int_t                           rc;
+    ngx_str_t                           topic;
+    ngx_uint_t                          i, first, filter;
+    ngx_http_kafka_catalog_entry_t     *e;
     ngx_http_kafka_catalog_product_t   *p;
     ngx_http_kafka_catalog_srv_conf_t  *kcscf;
 
@@ -380,6 +385,8 @@ ngx_http_kafka_catalog_entries(ngx_http_request_t *r,
             continue;
         }
 
+        first = entries->nelts;
+
         for (t = 0; t < md->topic_cnt; t++) {
 
             if (md->topics[t].err != RD_KAFKA_RESP_ERR_NO_ERROR
@@ -395,32 +402,15 @@ ngx_http_kafka_catalog_entries(ngx_http_request_t *r,
                 continue;
             }
 
-#if (NGX_PCRE)
-            /* the path that the location must match, without its query */
+            rc = ngx_http_kafka_catalog_admits(r, &p[i], &topic);
 
-            if (p[i].regex) {
-                if (ngx_http_kafka_catalog_fill(r->pool, &p[i].path, &topic,
-                                                &path)
-                    != NGX_OK)
-                {
-                    return NGX_ERROR;
-                }
-
-                q = ngx_strlchr(path.data, path.data + path.len, '?');
-                if (q) {
-                    path.len = q - path.data;
-                }
-
-                if (ngx_regex_exec(p[i].regex->regex, &path, NULL, 0)
-                    == NGX_REGEX_NO_MATCHED)
-                {
-                    continue;
-                }
+            if (rc == NGX_ERROR) {
+                return NGX_ERROR;
             }
-#else
-            (void) q;
-            (void) path;
-#endif
+
+            if (rc == NGX_DECLINED) {
+                continue;
+            }
 
             if (ngx_http_kafka_catalog_add(r, entries, &p[i], &topic, filter)
                 != NGX_OK)
@@ -428,7 +418,73 @@ ngx_http_kafka_catalog_entries(ngx_http_request_t *r,
                 return NGX_ERROR;
             }
         }
+
+        /* the broker's order is not stable: a product's topics by name */
+
+        e = entries->elts;
+        ngx_sort(&e[first], entries->nelts - first,
+                 sizeof(ngx_http_kafka_catalog_entry_t),
+                 ngx_http_kafka_catalog_cmp);
     }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_kafka_catalog_cmp(const void *one, const void *two)
+{
+    const ngx_http_kafka_catalog_entry_t  *a = one;
+    const ngx_http_kafka_catalog_entry_t  *b = two;
+
+    /* NUL-terminated copies */
+
+    return ngx_strcmp(a->topic.data, b->topic.data);
+}
+
+
+/*
+ * A topic of the cluster belongs to a templated product if the location
+ * would serve its path: the template filled in, without its query,
+ * matches the location's regex.
+ */
+
+static ngx_int_t
+ngx_http_kafka_catalog_admits(ngx_http_request_t *r,
+    ngx_http_kafka_catalog_product_t *p, ngx_str_t *topic)
+{
+#if (NGX_PCRE)
+    u_char     *q;
+    ngx_int_t   rc;
+    ngx_str_t   path;
+
+    if (p->regex == NULL) {
+        return NGX_OK;
+    }
+
+    if (ngx_http_kafka_catalog_fill(r->pool, &p->path, topic, &path)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    q = ngx_strlchr(path.data, path.data + path.len, '?');
+    if (q) {
+        path.len = q - path.data;
+    }
+
+    rc = ngx_regex_exec(p->regex->regex, &path, NULL, 0);
+
+    if (rc == NGX_REGEX_NO_MATCHED) {
+        return NGX_DECLINED;
+    }
+
+    if (rc < 0) {
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                      ngx_regex_exec_n " failed: %i on \"%V\"", rc, &path);
+        return NGX_ERROR;
+    }
+#endif
 
     return NGX_OK;
 }

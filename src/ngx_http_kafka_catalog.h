@@ -15,6 +15,8 @@
 
 #include <jansson.h>
 
+#include "ngx_http_kafka_asyncapi.h"
+
 
 /*
  * What the catalog files share: the event products of a server{}, found
@@ -44,7 +46,7 @@ typedef struct {
 
     json_t                            *schema;    /* value, or NULL */
     json_t                            *schema_doc; /* its $refs' root */
-    void                              *asyncapi;  /* the contract's doc */
+    ngx_http_kafka_asyncapi_t         *asyncapi;  /* kafka_asyncapi */
 
     /* kafka_consume_sse */
     ngx_str_t                          event;     /* empty: the topic */

@@ -350,6 +350,9 @@ sub {
               "$name - an operation per location and topic");
     ::unlike($body, qr/__|cat-u-x/, "$name - no internal topic, no topic "
                                    . "the regexes refuse");
+    ::like($body, qr/"produce-cat-t-a".*"produce-cat-t-b".*"consume-cat-t-a"
+                     .*"consume-cat-t-b"/sx,
+           "$name - a templated location's topics in name order");
 
     my $p = $doc->{operations}{'produce-cat-t-b'};
     ::is($p->{action}, 'send', "$name - produce is send");
