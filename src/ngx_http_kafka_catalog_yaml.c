@@ -37,6 +37,12 @@ static int ngx_http_kafka_catalog_yaml_write(void *data, unsigned char *buf,
     size_t size);
 
 
+/* names that YAML 1.1 readers take for booleans or null */
+static const char  *ngx_http_kafka_catalog_yaml_words[] = {
+    "true", "false", "null", "yes", "no", "on", "off", "y", "n", NULL
+};
+
+
 ngx_int_t
 ngx_http_kafka_catalog_yaml(ngx_http_request_t *r, json_t *doc,
     ngx_str_t *out)
@@ -192,13 +198,11 @@ static ngx_int_t
 ngx_http_kafka_catalog_yaml_string(yaml_emitter_t *em, const char *s,
     size_t len)
 {
-    size_t             i;
-    ngx_uint_t         plain;
-    yaml_event_t       ev;
-    yaml_scalar_style_t  style;
-
-    static const char  *words[] = { "true", "false", "null", "yes", "no",
-                                    "on", "off", "y", "n", "~", NULL };
+    size_t                i;
+    ngx_uint_t            plain;
+    const char          **w;
+    yaml_event_t          ev;
+    yaml_scalar_style_t   style;
 
     /* a name: a letter, "_" or "$", then letters, digits, "_.-$" */
 
@@ -212,9 +216,9 @@ ngx_http_kafka_catalog_yaml_string(yaml_emitter_t *em, const char *s,
                  || s[i] == '.' || s[i] == '-' || s[i] == '$');
     }
 
-    for (i = 0; plain && words[i]; i++) {
-        if (ngx_strlen(words[i]) == len
-            && ngx_strncasecmp((u_char *) s, (u_char *) words[i], len) == 0)
+    for (w = ngx_http_kafka_catalog_yaml_words; plain && *w; w++) {
+        if (ngx_strlen(*w) == len
+            && ngx_strncasecmp((u_char *) s, (u_char *) *w, len) == 0)
         {
             plain = 0;
         }
