@@ -738,6 +738,12 @@ ngx_http_kafka_status_topic(ngx_str_t *name)
         return NULL;
     }
 
+    if (name->len == 0) {
+        /* no topic (a refusal before it was known): its own slot, not
+         * cached; an empty ngx_str_t's data may be NULL */
+        return ngx_http_kafka_status_find(ngx_http_kafka_status_sh, name);
+    }
+
     for (i = 0; i < NGX_HTTP_KAFKA_STATUS_CACHE; i++) {
         c = &ngx_http_kafka_status_cache[i];
 
