@@ -11,6 +11,7 @@
 
 #include "ngx_http_kafka_module.h"
 #include "ngx_http_kafka_producer.h"
+#include "ngx_http_kafka_status.h"
 #include "ngx_http_kafka_log.h"
 
 
@@ -29,7 +30,9 @@
  * which outlives any record, and its handler decrements the worker's
  * count of queued capture records.  Beyond kafka_log_queue records a new
  * one is dropped; drops (the bound, a refusal by librdkafka, a failed
- * delivery) are counted per topic and reported by a rate-limited warning.
+ * delivery, a record that could not be built) are counted per topic, in
+ * the worker and in nginx_kafka_log_dropped_total (kafka_status, summed
+ * over workers), and reported by a rate-limited warning.
  * On reload and quit the producer's exit gives queued records
  * kafka_shutdown_timeout (ngx_http_kafka_producer_exit).
  */
@@ -600,6 +603,8 @@ ngx_http_kafka_log_drop(ngx_log_t *log, ngx_uint_t index, ngx_str_t *topic,
     if (w->stats.dropped && index < w->stats.ntopics) {
         w->stats.dropped[index]++;
     }
+
+    ngx_http_kafka_status_log_dropped(topic);
 
     w->unwarned++;
 
