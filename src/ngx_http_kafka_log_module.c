@@ -673,6 +673,8 @@ ngx_http_kafka_log_stats(void)
 static ngx_int_t
 ngx_http_kafka_log_init_process(ngx_cycle_t *cycle)
 {
+    ngx_str_t                       *topic;
+    ngx_uint_t                       i;
     ngx_http_kafka_log_main_conf_t  *lmcf;
 
     lmcf = ngx_http_cycle_get_module_main_conf(cycle,
@@ -692,6 +694,12 @@ ngx_http_kafka_log_init_process(ngx_cycle_t *cycle)
 
     if (ngx_http_kafka_log_worker.stats.dropped == NULL) {
         return NGX_ERROR;
+    }
+
+    topic = lmcf->topics.elts;
+
+    for (i = 0; i < lmcf->topics.nelts; i++) {
+        ngx_http_kafka_status_log_topic(&topic[i]);
     }
 
     return NGX_OK;

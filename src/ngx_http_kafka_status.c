@@ -524,6 +524,20 @@ ngx_http_kafka_status_validation_failed(ngx_str_t *topic, ngx_uint_t mode,
 }
 
 
+/*
+ * A kafka_log topic, known from the configuration, gets its slot when a
+ * worker starts (this module's init_process has run: the module list in
+ * "config" puts it before the log module), so that its drop counter is
+ * shown from 0 and a first drop is an increase Prometheus can see.
+ */
+
+void
+ngx_http_kafka_status_log_topic(ngx_str_t *topic)
+{
+    (void) ngx_http_kafka_status_topic(topic);
+}
+
+
 /* every record kafka_log gives up: the queue bound, refused, undelivered */
 
 void

@@ -53,7 +53,8 @@ void ngx_http_kafka_status_sse_lag(ngx_str_t *topic, int64_t lag);
 void ngx_http_kafka_status_validation_failed(ngx_str_t *topic,
     ngx_uint_t mode, ngx_uint_t n);
 
-/* kafka_log: a capture record was dropped */
+/* kafka_log: a configured topic (its series start at 0), a drop */
+void ngx_http_kafka_status_log_topic(ngx_str_t *topic);
 void ngx_http_kafka_status_log_dropped(ngx_str_t *topic);
 
 /* JWT and ACL: a refused request; reason NULL: no token at all */
