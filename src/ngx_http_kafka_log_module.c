@@ -11,6 +11,7 @@
 
 #include "ngx_http_kafka_module.h"
 #include "ngx_http_kafka_producer.h"
+#include "ngx_http_kafka_status.h"
 #include "ngx_http_kafka_log.h"
 
 
@@ -29,7 +30,9 @@
  * which outlives any record, and its handler decrements the worker's
  * count of queued capture records.  Beyond kafka_log_queue records a new
  * one is dropped; drops (the bound, a refusal by librdkafka, a failed
- * delivery) are counted per topic and reported by a rate-limited warning.
+ * delivery, a record that could not be built) are counted per topic, in
+ * the worker and in nginx_kafka_log_dropped_total (kafka_status, summed
+ * over workers), and reported by a rate-limited warning.
  * On reload and quit the producer's exit gives queued records
  * kafka_shutdown_timeout (ngx_http_kafka_producer_exit).
  */
@@ -601,6 +604,8 @@ ngx_http_kafka_log_drop(ngx_log_t *log, ngx_uint_t index, ngx_str_t *topic,
         w->stats.dropped[index]++;
     }
 
+    ngx_http_kafka_status_log_dropped(topic);
+
     w->unwarned++;
 
     if (ngx_time() - w->warned < NGX_HTTP_KAFKA_LOG_WARN_INTERVAL) {
@@ -668,6 +673,8 @@ ngx_http_kafka_log_stats(void)
 static ngx_int_t
 ngx_http_kafka_log_init_process(ngx_cycle_t *cycle)
 {
+    ngx_str_t                       *topic;
+    ngx_uint_t                       i;
     ngx_http_kafka_log_main_conf_t  *lmcf;
 
     lmcf = ngx_http_cycle_get_module_main_conf(cycle,
@@ -687,6 +694,12 @@ ngx_http_kafka_log_init_process(ngx_cycle_t *cycle)
 
     if (ngx_http_kafka_log_worker.stats.dropped == NULL) {
         return NGX_ERROR;
+    }
+
+    topic = lmcf->topics.elts;
+
+    for (i = 0; i < lmcf->topics.nelts; i++) {
+        ngx_http_kafka_status_log_topic(&topic[i]);
     }
 
     return NGX_OK;

@@ -481,3 +481,38 @@ invalid topic name "bad topic"
 --- must_die
 --- error_log
 invalid parameter "when=$arg_x"
+
+
+
+=== TEST 15: a record librdkafka refuses (over message.max.bytes) is dropped, and counted in nginx_kafka_log_dropped_total, shown from 0 at start
+--- http_config
+    kafka_brokers $TEST_NGINX_KAFKA_BROKERS;
+    kafka_producer_property message.max.bytes 1000;
+--- config eval
+"    location = /status { kafka_status; }
+    location = /small {
+        kafka_log capture-refused;
+        kafka_log_body response;
+        return 200 'small';
+    }
+    location = /big {
+        kafka_log capture-refused;
+        kafka_log_body response;
+        return 200 '" . ('x' x 2000) . "';
+    }
+"
+--- request eval
+["GET /status", "GET /small", "GET /big", "GET /big", "GET /status"]
+--- error_code eval
+[200, 200, 200, 200, 200]
+--- response_body_like eval
+['(?m)^nginx_kafka_log_dropped_total\{topic="capture-refused"\} 0$',
+ '^small$', '^x{2000}$', '^x{2000}$',
+ '(?m)^nginx_kafka_log_dropped_total\{topic="capture-refused"\} 2$']
+--- capture_topic: capture-refused
+--- capture_records eval
+[ { key => undef, value => "small" } ]
+--- no_error_log
+[error]
+[alert]
+[crit]
