@@ -41,6 +41,13 @@ else
     wrk.headers["Content-Type"] = "text/plain"
 end
 
+-- BENCH_DELAY_MS: each connection waits that long before each request,
+-- for a paced load below the server's capacity (the capture cells' p99)
+local pace = tonumber(os.getenv("BENCH_DELAY_MS") or "0")
+if pace > 0 then
+    delay = function() return pace end
+end
+
 done = function(summary, latency, requests)
     local secs = summary.duration / 1e6
     local e = summary.errors

@@ -31,6 +31,7 @@ PORT=${BENCH_PORT:-18480}
 PARTS=" ${BENCH_PARTS:-produce contracts sse memory status capture} "
 STATUS_CLIENTS=${BENCH_STATUS_CLIENTS:-1000}
 CONNS=64
+LOAD_CPU=               # capture: "taskset -c 1" for wrk (capture_part)
 NOFILE=$(ulimit -Hn)     # nginx may not raise its worker's limit above it
 if [ "$NOFILE" = unlimited ] || [ "$NOFILE" -gt 65536 ]; then
     NOFILE=65536
@@ -130,30 +131,6 @@ write_conf() { mkdir -p "$work/$1/conf"; cat > "$work/$1/conf/nginx.conf"; }
             kafka_produce_ack  off;
         }
         location ~ ^/events/(?<t>[^/]+)$ { kafka_consume_sse \$t; }
-
-        # capture: the same upstream with and without kafka_log
-        location = /cap/with {
-            kafka_log  bench-capture;
-            kafka_log_body  both;
-            proxy_pass  http://capture_upstream/;
-            proxy_http_version  1.1;
-            proxy_set_header  Connection "";
-        }
-        location = /cap/without {
-            proxy_pass  http://capture_upstream/;
-            proxy_http_version  1.1;
-            proxy_set_header  Connection "";
-        }
-    }
-
-    # the application kafka_log captures: 1 KiB answers
-    upstream capture_upstream {
-        server  127.0.0.1:$((PORT + 3));
-        keepalive  64;
-    }
-    server {
-        listen  127.0.0.1:$((PORT + 3)) backlog=8192;
-        location / { return 200 "$(printf 'x%.0s' $(seq 1 1024))"; }
     }
 }
 EOF
@@ -227,8 +204,8 @@ ratio() {
 wrk_cell() {
     local out
     out=$(BENCH_BODY=$3 BENCH_SIZE=$4 BENCH_RECORDS=100 \
-          wrk -t1 -c$CONNS -d"${SECS}s" --timeout 10s -s bench/produce.lua \
-              "http://127.0.0.1:$PORT$2" | tail -1)
+          $LOAD_CPU wrk -t1 -c$CONNS -d"${SECS}s" --timeout 10s \
+              -s bench/produce.lua "http://127.0.0.1:$PORT$2" | tail -1)
     log "$1: $out"
     add "$1_rps" "$(field "$out" rps)"
     add "$1_p50" "$(field "$out" p50_ms)"
@@ -497,27 +474,129 @@ status_part() {
 }
 
 # capture: proxy_pass to a local upstream answering 1 KiB, a 1 KiB POST
-# body, with kafka_log (both bodies) and without, alternating
-capture_part() {
-    log "capture: $RUNS runs of ${SECS}s cells, $CONNS connections, 1 worker"
-    start_nginx gateway
+# body, with kafka_log (both bodies) and without, alternating.  Two
+# gateways: capture alone (no location waits for acks: linger.ms 5), and
+# capture next to a kafka_produce location with acks (linger.ms 0.5).
+capture_conf() {  # NAME EXTRA_LOCATION
+    { conf_head "load_module $MODULE;"; cat <<EOF
+    kafka_brokers  $KAFKA_BROKERS;
+    server {
+        listen  127.0.0.1:$PORT backlog=8192;
+        location = /cap/with {
+            kafka_log  bench-capture;
+            kafka_log_body  both;
+            proxy_pass  http://capture_upstream/;
+            proxy_http_version  1.1;
+            proxy_set_header  Connection "";
+        }
+        location = /cap/without {
+            proxy_pass  http://capture_upstream/;
+            proxy_http_version  1.1;
+            proxy_set_header  Connection "";
+        }
+        $2
+    }
 
+    # the application kafka_log captures: 1 KiB answers
+    upstream capture_upstream {
+        server  127.0.0.1:$((PORT + 3));
+        keepalive  64;
+    }
+    server {
+        listen  127.0.0.1:$((PORT + 3)) backlog=8192;
+        location / { return 200 "$(printf 'x%.0s' $(seq 1 1024))"; }
+    }
+}
+EOF
+    } | write_conf "$1"
+}
+
+capture_conf gateway-capture ""
+capture_conf gateway-capture-ack \
+    'location ~ ^/ack/(?<t>[^/]+)$ { kafka_produce $t; }'
+
+# CPUs (see bench/README.md): "gateway", the gateway (worker, librdkafka's
+# threads, the upstream) alone on CPU 0, wrk and the dev broker on CPU 1;
+# "broker", the dev broker alone on CPU 1, the gateway and wrk on CPU 0;
+# "off", wherever the scheduler puts them.
+CAPTURE_PIN=${BENCH_CAPTURE_PIN:-gateway}
+[ "$(nproc)" -ge 2 ] || CAPTURE_PIN=off
+
+# the paced cells: each connection waits this long before each request
+CAPTURE_DELAY_MS=${BENCH_CAPTURE_DELAY_MS:-20}
+
+# pin PID CPUS: every thread of a process
+pin() { taskset -a -p -c "$2" "$1" > /dev/null; }
+
+# the dev broker that tools/with-broker.sh started, if it did
+broker_pid() { pgrep -P "$PPID" -f kafka-dev-broker | head -1 || true; }
+
+capture_cell() {  # NAME PATH: a wrk cell and the worker's CPU per request
+    local c0 c1
+    c0=$(cpu_s "$WPID")
+    wrk_cell "$1" "$2" raw 1024
+    c1=$(cpu_s "$WPID")
+    add "$1_cpu_us" "$(awk -v a="$c0" -v b="$c1" -v s="$SECS" \
+        -v r="$(tail -1 "$data/$1_rps")" \
+        'BEGIN { printf "%.1f\n", (r > 0) ? (b - a) / (r * s) * 1e6 : 0 }')"
+}
+
+capture_session() {  # CONF TAG
+    local conf=$1 tag=$2 run
+    start_nginx "$conf"
     curl -sf -o /dev/null --data x "http://127.0.0.1:$PORT/cap/with"
     curl -sf -o /dev/null --data x "http://127.0.0.1:$PORT/cap/without"
+    sleep 1
+    if [ "$CAPTURE_PIN" != off ]; then
+        pin "$(cat "$work/$conf/logs/nginx.pid")" 0
+        pin "$WPID" 0
+    fi
 
     for run in $(seq 1 "$RUNS"); do
-        wrk_cell cap_without /cap/without raw 1024
-        wrk_cell cap_with /cap/with raw 1024
+        capture_cell "${tag}_without" /cap/without
+        capture_cell "${tag}_with" /cap/with
         sleep 2     # what kafka_log queued is still being delivered
+        BENCH_DELAY_MS=$CAPTURE_DELAY_MS \
+            capture_cell "${tag}_paced_without" /cap/without
+        BENCH_DELAY_MS=$CAPTURE_DELAY_MS \
+            capture_cell "${tag}_paced_with" /cap/with
     done
 
-    grep -E '\[(alert|emerg|crit|warn)\]' "$work/gateway/logs/error.log" \
+    grep -E '\[(alert|emerg|crit|warn)\]' "$work/$conf/logs/error.log" \
         >&2 || true
-    stop_nginx gateway
+    stop_nginx "$conf"
 
-    ratio cap_with_rps cap_without_rps r_cap
-    paste -d ' ' "$data/cap_with_p99" "$data/cap_without_p99" \
-        | awk '{ printf "%.3f\n", $1 - $2 }' > "$data/d_p99_cap"
+    ratio "${tag}_with_rps" "${tag}_without_rps" "r_$tag"
+    ratio "${tag}_with_cpu_us" "${tag}_without_cpu_us" "r_cpu_$tag"
+    paste -d ' ' "$data/${tag}_with_p99" "$data/${tag}_without_p99" \
+        | awk '{ printf "%.3f\n", $1 - $2 }' > "$data/d_p99_$tag"
+    paste -d ' ' "$data/${tag}_paced_with_p99" \
+        "$data/${tag}_paced_without_p99" \
+        | awk '{ printf "%.3f\n", $1 - $2 }' > "$data/d_p99_paced_$tag"
+}
+
+capture_part() {
+    local broker
+    log "capture: $RUNS runs of ${SECS}s cells, $CONNS connections, 1 worker"
+    CAP_LOAD0=$(cut -d ' ' -f 1-3 /proc/loadavg)
+    broker=$(broker_pid)
+    case $CAPTURE_PIN in
+        gateway) LOAD_CPU="taskset -c 1" ;;
+        broker) LOAD_CPU="taskset -c 0" ;;
+    esac
+    if [ "$CAPTURE_PIN" != off ] && [ -n "$broker" ]; then
+        pin "$broker" 1
+    fi
+
+    capture_session gateway-capture cap
+    capture_session gateway-capture-ack capack
+
+    LOAD_CPU=
+    if [ "$CAPTURE_PIN" != off ] && [ -n "$broker" ]; then
+        pin "$broker" "0-$(( $(nproc) - 1 ))"
+    fi
+    CAP_LOAD1=$(cut -d ' ' -f 1-3 /proc/loadavg)
+    CAP_BROKER=${broker:+pinned}
 }
 
 for part in produce contracts sse memory status capture; do
@@ -709,6 +788,16 @@ true
 } > "$work/report.md"
 
 if has capture; then
+case $CAPTURE_PIN in
+    gateway) pinning="the gateway (one nginx: the worker with librdkafka's threads, and
+the upstream \`server\`) alone on CPU 0; wrk${CAP_BROKER:+ and the dev broker} on CPU 1
+(\`taskset\`), in every cell" ;;
+    broker) pinning="${CAP_BROKER:+the dev broker alone on CPU 1; }the gateway (one nginx:
+the worker with librdkafka's threads, and the upstream \`server\`) and wrk
+on CPU 0 (\`taskset\`), in every cell" ;;
+    *) pinning="none (BENCH_CAPTURE_PIN=off): the scheduler places the gateway,
+wrk and the dev broker" ;;
+esac
 cat > "$work/capture.md" <<EOF
 
 ## Capture (\`kafka_log\`)
@@ -716,21 +805,54 @@ cat > "$work/capture.md" <<EOF
 \`proxy_pass\` to an upstream in the same nginx answering 1 KiB (keepalive),
 wrk POSTing 1 KiB bodies; with \`kafka_log\` (CloudEvents, both bodies: a
 record of a 1 KiB value and a 1 KiB header per request) and without.
+*capture alone*: no location waits for acks (the producer's \`linger.ms\`
+is 5); *next to kafka_produce*: the same nginx also has a \`kafka_produce\`
+location with acks (\`linger.ms\` 0.5), unused during the cells.
+*saturated*: wrk as fast as the gateway answers; *paced*: each connection
+waits ${CAPTURE_DELAY_MS} ms before each request, a load below both cells' capacity.
+*worker CPU µs/request*: the worker process's CPU time (its event loop,
+librdkafka's threads, the upstream \`server\`) over the cell / requests.
 
-| cell | requests/s | p50 ms | p99 ms | non-2xx |
-|---|---|---|---|---|
-| without \`kafka_log\` | $(summary cap_without_rps %.0f) | $(summary cap_without_p50 %.2f) | $(summary cap_without_p99 %.2f) | $(sum cap_without_bad) |
-| \`kafka_log\`, both bodies | $(summary cap_with_rps %.0f) | $(summary cap_with_p50 %.2f) | $(summary cap_with_p99 %.2f) | $(sum cap_with_bad) |
+CPU placement: $pinning.
+Load average (1, 5, 15 min) before: $CAP_LOAD0; after: $CAP_LOAD1.
 
-| target | figure | status |
-|---|---|---|
-| requests/s with / without ≥ 90% | $(summary r_cap %.3f) | $(target "$(median r_cap)" ">=" 0.9) |
-| p99 with − without < 0.5 ms | $(summary d_p99_cap %.2f) | $(target "$(median d_p99_cap)" "<" 0.5) |
+| gateway | cell | requests/s | p50 ms | p99 ms | worker CPU µs/request | non-2xx |
+|---|---|---|---|---|---|---|
+EOF
+for tag in cap capack; do
+    case $tag in
+        cap) where="capture alone" ;;
+        capack) where="next to kafka_produce" ;;
+    esac
+    for c in without with paced_without paced_with; do
+        case $c in
+            without) label="saturated, without \`kafka_log\`" ;;
+            with) label="saturated, \`kafka_log\` both bodies" ;;
+            paced_without) label="paced, without" ;;
+            paced_with) label="paced, \`kafka_log\`" ;;
+        esac
+        k=${tag}_$c
+        echo "| $where | $label | $(summary "${k}_rps" %.0f) | $(summary "${k}_p50" %.2f) | $(summary "${k}_p99" %.2f) | $(summary "${k}_cpu_us" %.1f) | $(sum "${k}_bad") |"
+    done
+done >> "$work/capture.md"
+cat >> "$work/capture.md" <<EOF
+
+| target | gateway | figure | status |
+|---|---|---|---|
+| requests/s with / without ≥ 90% (saturated) | capture alone | $(summary r_cap %.3f) | $(target "$(median r_cap)" ">=" 0.9) |
+| p99 with − without < 0.5 ms (paced) | capture alone | $(summary d_p99_paced_cap %.2f) | $(target "$(median d_p99_paced_cap)" "<" 0.5) |
+| p99 with − without < 0.5 ms (saturated) | capture alone | $(summary d_p99_cap %.2f) | $(target "$(median d_p99_cap)" "<" 0.5) |
+| requests/s with / without ≥ 90% (saturated) | next to kafka_produce | $(summary r_capack %.3f) | $(target "$(median r_capack)" ">=" 0.9) |
+| p99 with − without < 0.5 ms (paced) | next to kafka_produce | $(summary d_p99_paced_capack %.2f) | $(target "$(median d_p99_paced_capack)" "<" 0.5) |
+| p99 with − without < 0.5 ms (saturated) | next to kafka_produce | $(summary d_p99_capack %.2f) | $(target "$(median d_p99_capack)" "<" 0.5) |
+
+Worker CPU per request (saturated), with / without: capture alone
+$(summary r_cpu_cap %.3f), next to kafka_produce $(summary r_cpu_capack %.3f).
 EOF
 
 if [ "$PARTS" = " capture " ]; then
     OUT=${BENCH_OUT:-$top/bench/results/$(date -u +%F)-capture.md}
-    sed -n '1,/^## Produce/p' "$work/report.md" | sed '$d' > "$work/head.md"
+    sed -n '1,/^## Targets/p' "$work/report.md" | sed '$d' > "$work/head.md"
     cat "$work/head.md" "$work/capture.md" > "$work/report.md"
 else
     cat "$work/capture.md" >> "$work/report.md"

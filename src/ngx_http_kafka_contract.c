@@ -16,6 +16,7 @@
 #include "ngx_http_kafka_rest.h"
 #include "ngx_http_kafka_schema.h"
 #include "ngx_http_kafka_asyncapi.h"
+#include "ngx_http_kafka_status.h"
 #include "ngx_http_kafka_contract.h"
 
 
@@ -30,7 +31,8 @@
  * "reject": any violation answers 422 (42203) with the violations, and
  * nothing of the request is produced.  "annotate": every record is
  * produced; an invalid one carries a header whose value is
- * {"errors":[...]}.
+ * {"errors":[...]}.  Either way nginx_kafka_validation_failures_total
+ * counts the invalid records (not the requests), by topic and mode.
  */
 
 
@@ -351,6 +353,10 @@ ngx_http_kafka_contract_check(ngx_http_request_t *r,
     }
 
     if (invalid && clcf->validation == NGX_HTTP_KAFKA_CONTRACT_REJECT) {
+        ngx_http_kafka_status_validation_failed(&ctx->topic,
+                                        NGX_HTTP_KAFKA_STATUS_INVALID_REJECT,
+                                        invalid);
+
         rc = ngx_http_kafka_contract_reject(r, ctx, errors, invalid,
                                             records->nelts);
         json_decref(errors);
@@ -358,6 +364,10 @@ ngx_http_kafka_contract_check(ngx_http_request_t *r,
     }
 
     if (invalid) {
+        ngx_http_kafka_status_validation_failed(&ctx->topic,
+                                        NGX_HTTP_KAFKA_STATUS_INVALID_ANNOTATE,
+                                        invalid);
+
         ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                        "kafka contract: %ui records of \"%V\" annotated",
                        invalid, &ctx->topic);

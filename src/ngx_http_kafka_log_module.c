@@ -11,6 +11,7 @@
 
 #include "ngx_http_kafka_module.h"
 #include "ngx_http_kafka_producer.h"
+#include "ngx_http_kafka_status.h"
 #include "ngx_http_kafka_log.h"
 
 
@@ -20,16 +21,20 @@
  * In the log phase of a main request, each kafka_log whose if= allows it
  * gets one record describing the exchange, built once
  * (ngx_http_kafka_log_format.c) and handed to the worker's producer with
- * RD_KAFKA_MSG_F_COPY: librdkafka owns copies of the key, value and
- * headers, nothing of the request.  The response was sent before the log
- * phase, so nothing here can delay, change or fail it.
+ * RD_KAFKA_MSG_F_COPY: librdkafka owns copies of the key and value, and
+ * the headers (heap memory: the last kafka_log that takes the record gets
+ * them, the others copies), nothing of the request.  The response was
+ * sent before the log phase, so nothing here can delay, change or fail
+ * it.
  *
  * Records are fire-and-forget, but their delivery reports are counted:
  * every record's msg_opaque is the one static ngx_http_kafka_log_dr,
  * which outlives any record, and its handler decrements the worker's
  * count of queued capture records.  Beyond kafka_log_queue records a new
  * one is dropped; drops (the bound, a refusal by librdkafka, a failed
- * delivery) are counted per topic and reported by a rate-limited warning.
+ * delivery, a record that could not be built) are counted per topic, in
+ * the worker and in nginx_kafka_log_dropped_total (kafka_status, summed
+ * over workers), and reported by a rate-limited warning.
  * On reload and quit the producer's exit gives queued records
  * kafka_shutdown_timeout (ngx_http_kafka_producer_exit).
  */
@@ -69,7 +74,7 @@ static ngx_int_t ngx_http_kafka_log_headers(ngx_http_request_t *r,
     ngx_http_kafka_log_loc_conf_t *llcf, ngx_http_kafka_log_event_t *ev);
 static void ngx_http_kafka_log_produce(ngx_http_request_t *r,
     ngx_http_kafka_log_t *log, ngx_str_t *key, ngx_str_t *value,
-    rd_kafka_headers_t *headers);
+    rd_kafka_headers_t *headers, ngx_uint_t copy);
 static void ngx_http_kafka_log_drop(ngx_log_t *log, ngx_uint_t index,
     ngx_str_t *topic, const char *reason);
 static void ngx_http_kafka_log_delivered(ngx_http_kafka_dr_t *dr,
@@ -231,7 +236,7 @@ ngx_http_kafka_log_handler(ngx_http_request_t *r)
     ngx_str_t                        key, value, filter;
     ngx_uint_t                       i;
     rd_kafka_headers_t              *headers;
-    ngx_http_kafka_log_t            *log;
+    ngx_http_kafka_log_t            *log, *pending;
     ngx_http_kafka_log_event_t       ev;
     ngx_http_kafka_log_main_conf_t  *lmcf;
     ngx_http_kafka_log_loc_conf_t   *llcf;
@@ -249,6 +254,7 @@ ngx_http_kafka_log_handler(ngx_http_request_t *r)
     lmcf = ngx_http_get_module_main_conf(r, ngx_http_kafka_log_module);
     log = llcf->logs->elts;
     headers = NULL;
+    pending = NULL;
     ngx_str_null(&key);
     ngx_str_null(&value);
 
@@ -266,7 +272,9 @@ ngx_http_kafka_log_handler(ngx_http_request_t *r)
             }
         }
 
-        if (ngx_http_kafka_log_worker.stats.queued >= lmcf->queue_max) {
+        if (ngx_http_kafka_log_worker.stats.queued + (pending != NULL)
+            >= lmcf->queue_max)
+        {
             ngx_http_kafka_log_drop(r->connection->log, log[i].index,
                                     &log[i].topic, "kafka_log_queue is full");
             continue;
@@ -306,11 +314,20 @@ ngx_http_kafka_log_handler(ngx_http_request_t *r)
             }
         }
 
-        ngx_http_kafka_log_produce(r, &log[i], &key, &value, headers);
+        /*
+         * A record waits until the next kafka_log takes one too, so
+         * that the last one can hand over the headers without a copy.
+         */
+
+        if (pending) {
+            ngx_http_kafka_log_produce(r, pending, &key, &value, headers, 1);
+        }
+
+        pending = &log[i];
     }
 
-    if (headers) {
-        rd_kafka_headers_destroy(headers);
+    if (pending) {
+        ngx_http_kafka_log_produce(r, pending, &key, &value, headers, 0);
     }
 
     return NGX_OK;
@@ -547,28 +564,35 @@ ngx_http_kafka_log_headers(ngx_http_request_t *r,
 }
 
 
+/*
+ * One record to a kafka_log topic, with a copy of the headers or, when
+ * "copy" is 0, the headers themselves: then they are librdkafka's, or
+ * destroyed here if it refuses the record.
+ */
+
 static void
 ngx_http_kafka_log_produce(ngx_http_request_t *r, ngx_http_kafka_log_t *log,
-    ngx_str_t *key, ngx_str_t *value, rd_kafka_headers_t *headers)
+    ngx_str_t *key, ngx_str_t *value, rd_kafka_headers_t *headers,
+    ngx_uint_t copy)
 {
-    rd_kafka_headers_t               *copy;
+    rd_kafka_headers_t               *hs;
     rd_kafka_resp_err_t               err;
     ngx_http_kafka_producer_stats_t  *stats;
 
-    copy = rd_kafka_headers_copy(headers);
+    hs = copy ? rd_kafka_headers_copy(headers) : headers;
 
     err = rd_kafka_producev(ngx_http_kafka_producer(),
               RD_KAFKA_V_TOPIC((char *) log->topic.data),
               RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
               RD_KAFKA_V_VALUE(value->data, value->len),
               RD_KAFKA_V_KEY(key->len ? key->data : NULL, key->len),
-              RD_KAFKA_V_HEADERS(copy),
+              RD_KAFKA_V_HEADERS(hs),
               RD_KAFKA_V_OPAQUE(&ngx_http_kafka_log_dr),
               RD_KAFKA_V_END);
 
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
         /* librdkafka keeps the headers only when it takes the message */
-        rd_kafka_headers_destroy(copy);
+        rd_kafka_headers_destroy(hs);
         ngx_http_kafka_log_drop(r->connection->log, log->index, &log->topic,
                                 rd_kafka_err2str(err));
         return;
@@ -600,6 +624,8 @@ ngx_http_kafka_log_drop(ngx_log_t *log, ngx_uint_t index, ngx_str_t *topic,
     if (w->stats.dropped && index < w->stats.ntopics) {
         w->stats.dropped[index]++;
     }
+
+    ngx_http_kafka_status_log_dropped(topic);
 
     w->unwarned++;
 
@@ -668,6 +694,8 @@ ngx_http_kafka_log_stats(void)
 static ngx_int_t
 ngx_http_kafka_log_init_process(ngx_cycle_t *cycle)
 {
+    ngx_str_t                       *topic;
+    ngx_uint_t                       i;
     ngx_http_kafka_log_main_conf_t  *lmcf;
 
     lmcf = ngx_http_cycle_get_module_main_conf(cycle,
@@ -687,6 +715,12 @@ ngx_http_kafka_log_init_process(ngx_cycle_t *cycle)
 
     if (ngx_http_kafka_log_worker.stats.dropped == NULL) {
         return NGX_ERROR;
+    }
+
+    topic = lmcf->topics.elts;
+
+    for (i = 0; i < lmcf->topics.nelts; i++) {
+        ngx_http_kafka_status_log_topic(&topic[i]);
     }
 
     return NGX_OK;

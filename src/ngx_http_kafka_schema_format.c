@@ -360,8 +360,10 @@ ngx_http_kafka_schema_format_ipv4(const char *s, size_t len)
             continue;
         }
 
-        if (s[i] < '0' || s[i] > '9' || (digits == 1 && v == 0)) {
-            return 0;      /* not a digit, or a leading zero */
+        if (s[i] < '0' || s[i] > '9' || (digits == 1 && v == 0)
+            || digits == 3)
+        {
+            return 0;      /* not a digit, a leading zero, a fourth digit */
         }
 
         v = v * 10 + (s[i] - '0');

@@ -98,6 +98,9 @@ typedef struct {
     ngx_atomic_t                      resumes;
     ngx_atomic_t                      closed[NGX_HTTP_KAFKA_STATUS_CLOSED_N];
     ngx_http_kafka_status_report_t    lag[NGX_HTTP_KAFKA_STATUS_WORKERS];
+
+    ngx_atomic_t                      invalid[NGX_HTTP_KAFKA_STATUS_INVALID_N];
+    ngx_atomic_t                      log_dropped;
 } ngx_http_kafka_status_topic_t;
 
 
@@ -205,6 +208,10 @@ static void ngx_http_kafka_status_write_topics(
     ngx_http_kafka_status_writer_t *w, ngx_http_kafka_status_shctx_t *sh);
 static void ngx_http_kafka_status_write_sse(ngx_http_kafka_status_writer_t *w,
     ngx_http_kafka_status_shctx_t *sh);
+static void ngx_http_kafka_status_write_contracts(
+    ngx_http_kafka_status_writer_t *w, ngx_http_kafka_status_shctx_t *sh);
+static void ngx_http_kafka_status_write_capture(
+    ngx_http_kafka_status_writer_t *w, ngx_http_kafka_status_shctx_t *sh);
 static void ngx_http_kafka_status_write_clients(
     ngx_http_kafka_status_writer_t *w, ngx_http_kafka_status_shctx_t *sh);
 static ngx_uint_t ngx_http_kafka_status_shown(ngx_http_kafka_status_shctx_t *sh,
@@ -331,6 +338,10 @@ static ngx_str_t  ngx_http_kafka_status_les[] = {
 static ngx_str_t  ngx_http_kafka_status_closed[] = {
     ngx_string("client"), ngx_string("slow"), ngx_string("reload"),
     ngx_string("error")
+};
+
+static ngx_str_t  ngx_http_kafka_status_modes[] = {
+    ngx_string("reject"), ngx_string("annotate")
 };
 
 static ngx_str_t  ngx_http_kafka_status_jwt_reasons[] = {
@@ -488,6 +499,58 @@ ngx_http_kafka_status_sse_lag(ngx_str_t *topic, int64_t lag)
     t->lag[w].value = (ngx_atomic_uint_t) (lag > 0 ? lag : 0);
     ngx_memory_barrier();
     t->lag[w].time = (ngx_atomic_uint_t) ngx_time();
+}
+
+
+/*
+ * Records, not requests: an envelope of three records with two invalid
+ * ones adds 2, whether the request was refused (reject) or its records
+ * were produced with the validation header (annotate).
+ */
+
+void
+ngx_http_kafka_status_validation_failed(ngx_str_t *topic, ngx_uint_t mode,
+    ngx_uint_t n)
+{
+    ngx_http_kafka_status_topic_t  *t;
+
+    if (n == 0 || mode >= NGX_HTTP_KAFKA_STATUS_INVALID_N
+        || (t = ngx_http_kafka_status_topic(topic)) == NULL)
+    {
+        return;
+    }
+
+    (void) ngx_atomic_fetch_add(&t->invalid[mode], n);
+}
+
+
+/*
+ * A kafka_log topic, known from the configuration, gets its slot when a
+ * worker starts (this module's init_process has run: the module list in
+ * "config" puts it before the log module), so that its drop counter is
+ * shown from 0 and a first drop is an increase Prometheus can see.
+ */
+
+void
+ngx_http_kafka_status_log_topic(ngx_str_t *topic)
+{
+    (void) ngx_http_kafka_status_topic(topic);
+}
+
+
+/* every record kafka_log gives up: the queue bound, refused, undelivered */
+
+void
+ngx_http_kafka_status_log_dropped(ngx_str_t *topic)
+{
+    ngx_http_kafka_status_topic_t  *t;
+
+    t = ngx_http_kafka_status_topic(topic);
+    if (t == NULL) {
+        return;
+    }
+
+    (void) ngx_atomic_fetch_add(&t->log_dropped, 1);
 }
 
 
@@ -736,6 +799,12 @@ ngx_http_kafka_status_topic(ngx_str_t *name)
 
     if (ngx_http_kafka_status_sh == NULL) {
         return NULL;
+    }
+
+    if (name->len == 0) {
+        /* no topic (a refusal before it was known): its own slot, not
+         * cached; an empty ngx_str_t's data may be NULL */
+        return ngx_http_kafka_status_find(ngx_http_kafka_status_sh, name);
     }
 
     for (i = 0; i < NGX_HTTP_KAFKA_STATUS_CACHE; i++) {
@@ -1004,6 +1073,8 @@ ngx_http_kafka_status_write(ngx_http_kafka_status_writer_t *w,
 
     ngx_http_kafka_status_write_topics(w, sh);
     ngx_http_kafka_status_write_sse(w, sh);
+    ngx_http_kafka_status_write_contracts(w, sh);
+    ngx_http_kafka_status_write_capture(w, sh);
 
     ngx_http_kafka_status_family(w, "nginx_kafka_jwt_rejected_total",
                                  "counter",
@@ -1256,6 +1327,69 @@ ngx_http_kafka_status_write_sse(ngx_http_kafka_status_writer_t *w,
 
         ngx_http_kafka_status_uint(w, "nginx_kafka_sse_lag_records", l, 1,
                                    lag);
+    }
+}
+
+
+static void
+ngx_http_kafka_status_write_contracts(ngx_http_kafka_status_writer_t *w,
+    ngx_http_kafka_status_shctx_t *sh)
+{
+    ngx_uint_t                      i, n;
+    ngx_http_kafka_status_label_t   l[2];
+    ngx_http_kafka_status_topic_t  *t;
+
+    l[0].name = "topic";
+    l[1].name = "mode";
+
+    ngx_http_kafka_status_family(w, "nginx_kafka_validation_failures_total",
+                                 "counter",
+                                 "Records that did not match their "
+                                 "contract, by the validation mode.");
+
+    for (i = 0; ngx_http_kafka_status_shown(sh, i, &t); i++) {
+        if (t == NULL || t->len == 0) {
+            continue;
+        }
+
+        l[0].value.data = t->name;
+        l[0].value.len = t->len;
+
+        for (n = 0; n < NGX_HTTP_KAFKA_STATUS_INVALID_N; n++) {
+            l[1].value = ngx_http_kafka_status_modes[n];
+            ngx_http_kafka_status_uint(w,
+                                       "nginx_kafka_validation_failures_total",
+                                       l, 2, t->invalid[n]);
+        }
+    }
+}
+
+
+static void
+ngx_http_kafka_status_write_capture(ngx_http_kafka_status_writer_t *w,
+    ngx_http_kafka_status_shctx_t *sh)
+{
+    ngx_uint_t                      i;
+    ngx_http_kafka_status_label_t   l[1];
+    ngx_http_kafka_status_topic_t  *t;
+
+    l[0].name = "topic";
+
+    ngx_http_kafka_status_family(w, "nginx_kafka_log_dropped_total",
+                                 "counter",
+                                 "kafka_log records dropped: the queue "
+                                 "bound, refused or not delivered.");
+
+    for (i = 0; ngx_http_kafka_status_shown(sh, i, &t); i++) {
+        if (t == NULL || t->len == 0) {
+            continue;
+        }
+
+        l[0].value.data = t->name;
+        l[0].value.len = t->len;
+
+        ngx_http_kafka_status_uint(w, "nginx_kafka_log_dropped_total", l, 1,
+                                   t->log_dropped);
     }
 }
 

@@ -30,6 +30,11 @@
 #define NGX_HTTP_KAFKA_STATUS_CLOSED_ERROR    3    /* the gateway failed */
 #define NGX_HTTP_KAFKA_STATUS_CLOSED_N        4
 
+/* the contract's mode: nginx_kafka_validation_failures_total{mode} */
+#define NGX_HTTP_KAFKA_STATUS_INVALID_REJECT    0  /* the request got 422 */
+#define NGX_HTTP_KAFKA_STATUS_INVALID_ANNOTATE  1  /* produced, annotated */
+#define NGX_HTTP_KAFKA_STATUS_INVALID_N         2
+
 
 /* produce: the records librdkafka refused or that were never offered */
 void ngx_http_kafka_status_produce_failed(ngx_str_t *topic, ngx_uint_t n);
@@ -43,6 +48,14 @@ void ngx_http_kafka_status_sse_open(ngx_str_t *topic, ngx_uint_t resumed);
 void ngx_http_kafka_status_sse_event(ngx_str_t *topic);
 void ngx_http_kafka_status_sse_closed(ngx_str_t *topic, ngx_uint_t reason);
 void ngx_http_kafka_status_sse_lag(ngx_str_t *topic, int64_t lag);
+
+/* contracts: n records of a request did not match their contract */
+void ngx_http_kafka_status_validation_failed(ngx_str_t *topic,
+    ngx_uint_t mode, ngx_uint_t n);
+
+/* kafka_log: a configured topic (its series start at 0), a drop */
+void ngx_http_kafka_status_log_topic(ngx_str_t *topic);
+void ngx_http_kafka_status_log_dropped(ngx_str_t *topic);
 
 /* JWT and ACL: a refused request; reason NULL: no token at all */
 void ngx_http_kafka_status_jwt_rejected(const char *reason);

@@ -1,7 +1,8 @@
 # kafka_log with every broker down: responses keep their status and their
 # latency (against the same upstream without kafka_log), capture records
-# queue up to kafka_log_queue and the rest are dropped with a warning, and
-# capture resumes by itself when the brokers return.
+# queue up to kafka_log_queue and the rest are dropped with a warning and
+# counted (nginx_kafka_log_dropped_total), and capture resumes by itself
+# when the brokers return: every record either lands or is counted.
 
 use strict;
 use warnings;
@@ -28,6 +29,7 @@ my $ngx = start_nginx(<<'_EOC_', http_config => <<"_EOH_");
     location /without/ {
         proxy_pass http://unix:$TEST_NGINX_SERVER_ROOT/up.sock:/;
     }
+    location = /status { kafka_status; }
 _EOC_
     kafka_brokers $bs;
     kafka_log_queue 5;
@@ -64,6 +66,13 @@ sub paths {
     return sort @p;
 }
 
+# nginx_kafka_log_dropped_total of the topic, from the text form
+sub dropped {
+    my $res = http_request(nginx => $ngx, path => '/status', timeout => 10);
+    return $res->{body} =~ /^nginx_kafka_log_dropped_total\{topic="capture-outage"\} (\d+)$/m
+           ? $1 : 'none';
+}
+
 sub median {
     my @s = sort { $a <=> $b } @_;
     return $s[int(@s / 2)];
@@ -73,6 +82,7 @@ sub median {
 
 is(get('/with/1')->{status}, 200, 'brokers up: 200');
 ok((wait_until { records() >= 1 } 10), 'brokers up: the record lands');
+is(dropped(), 0, 'brokers up: nginx_kafka_log_dropped_total is 0');
 
 # Every broker down.
 
@@ -81,13 +91,20 @@ sleep 1;
 $broker->control('down all');
 sleep 0.5;
 
-my (@with, @without);
+# the drop counter, read between requests (not timed): 0 while the
+# records fit in kafka_log_queue (5), then one more per request
+my (@with, @without, %dropped_after);
 for my $i (1 .. 40) {
     for my $w ([\@with, "/with/d$i"], [\@without, "/without/d$i"]) {
         my $res = get($w->[1]);
         push @{ $w->[0] }, $res;
     }
+    $dropped_after{$i} = dropped() if $i == 5 || $i == 6 || $i == 40;
 }
+
+is($dropped_after{5}, 0, 'brokers down: 5 records queued, none dropped');
+is($dropped_after{6}, 1, '... the 6th is dropped and counted');
+is($dropped_after{40}, 35, '... and every later one: 35 of 40 dropped');
 
 is(scalar(grep { $_->{status} == 200 } @with), 40,
    'brokers down: every response with kafka_log is 200');
@@ -127,13 +144,24 @@ ok($resumed, "brokers back: capture resumes by itself ($n request(s))");
 
 my @kept = grep { m{^/with/d\d+$} } paths();
 my %seen;
-ok(@kept <= 5 && !grep { $seen{$_}++ } @kept,
+ok(@kept <= 5 && !grep({ $seen{$_}++ } @kept),
    'at most kafka_log_queue (5) records of the outage were kept, once each: '
    . scalar(@kept));
 diag('records of the outage delivered after it: ' . scalar(@kept)
      . ' (' . join(' ', @kept) . ')');
 is((grep { $_ eq '/with/1' } paths()), 1,
    'the record from before the outage is there once');
+
+# every capture record (1 before, 40 during, $n after the outage) either
+# landed or was counted dropped; records still queued are delivered soon
+my ($landed, $counted) = (0, 0);
+my $balanced = wait_until {
+    my @landed = paths();
+    ($landed, $counted) = (scalar @landed, dropped());
+    $landed + $counted == 1 + 40 + $n;
+} 10, 0.5;
+ok($balanced, 'every capture record landed or was counted dropped: '
+              . "$landed + $counted = " . (1 + 40 + $n));
 
 ok(defined $ngx->quit, 'nginx quits');
 # the producer's own report of the outage is the only [error]

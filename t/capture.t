@@ -256,7 +256,7 @@ ABCDEFGHIJKLMNOPQRSTUVWXYZ
 
 
 
-=== TEST 6: if= with a map: only successful writes are captured
+=== TEST 6: if= with a map: only successful writes are captured, with all their headers
 --- http_config
     kafka_brokers $TEST_NGINX_KAFKA_BROKERS;
 
@@ -284,7 +284,14 @@ ABCDEFGHIJKLMNOPQRSTUVWXYZ
 [200, 200, 404, 200]
 --- capture_topic: capture-if
 --- capture_records eval
-[ { key => undef, value => "PUT" }, { key => undef, value => "PATCH" } ]
+[ { key => undef, value => "PUT", headers => {
+        ce_specversion => "1.0", ce_id => $::ID,
+        ce_source => "http://localhost", ce_type => "http.exchange",
+        ce_time => $::TIME, ce_httpmethod => "PUT",
+        ce_httppath => "/orders/1", ce_httpstatus => "200",
+        "content-type" => qr{^text/plain},
+    } },
+  { key => undef, value => "PATCH" } ]
 
 
 
@@ -297,7 +304,17 @@ ABCDEFGHIJKLMNOPQRSTUVWXYZ
 GET /nothing
 --- capture_topic: capture-all
 --- capture_records eval
-[ { key => undef, value => "GET" }, { key => undef, value => "PUT" },
+[ { key => undef, value => "GET" },
+  { key => undef, value => "PUT",
+    # the headers too: the last kafka_log of a request is handed the
+    # built headers, the others a copy (TEST 6 got its own above)
+    headers => {
+        ce_specversion => "1.0", ce_id => $::ID,
+        ce_source => "http://localhost", ce_type => "http.exchange",
+        ce_time => $::TIME, ce_httpmethod => "PUT",
+        ce_httppath => "/orders/1", ce_httpstatus => "200",
+        "content-type" => qr{^text/plain},
+    } },
   { key => undef, value => "none" }, { key => undef, value => "PATCH" } ]
 
 
@@ -481,3 +498,38 @@ invalid topic name "bad topic"
 --- must_die
 --- error_log
 invalid parameter "when=$arg_x"
+
+
+
+=== TEST 15: a record librdkafka refuses (over message.max.bytes) is dropped, and counted in nginx_kafka_log_dropped_total, shown from 0 at start
+--- http_config
+    kafka_brokers $TEST_NGINX_KAFKA_BROKERS;
+    kafka_producer_property message.max.bytes 1000;
+--- config eval
+"    location = /status { kafka_status; }
+    location = /small {
+        kafka_log capture-refused;
+        kafka_log_body response;
+        return 200 'small';
+    }
+    location = /big {
+        kafka_log capture-refused;
+        kafka_log_body response;
+        return 200 '" . ('x' x 2000) . "';
+    }
+"
+--- request eval
+["GET /status", "GET /small", "GET /big", "GET /big", "GET /status"]
+--- error_code eval
+[200, 200, 200, 200, 200]
+--- response_body_like eval
+['(?m)^nginx_kafka_log_dropped_total\{topic="capture-refused"\} 0$',
+ '^small$', '^x{2000}$', '^x{2000}$',
+ '(?m)^nginx_kafka_log_dropped_total\{topic="capture-refused"\} 2$']
+--- capture_topic: capture-refused
+--- capture_records eval
+[ { key => undef, value => "small" } ]
+--- no_error_log
+[error]
+[alert]
+[crit]

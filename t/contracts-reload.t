@@ -1,93 +1,137 @@
 # Contracts and reloads: a reload compiles a changed schema file (the new
-# workers check against it), and a reload with a broken schema is refused
-# with the file and the position, the running workers keeping the old one;
-# "nginx -t" says the same.
+# workers check against it); a broken schema is refused with the file and
+# the position in it, at start (as "nginx -t" refuses it) and at a reload,
+# which leaves the running workers with the schema they have.
+#
+# --- schema_file is the text of the schema file when the block's nginx
+# starts; an --- init changes it and reloads (KafkaGateway::Blocks::reload).
+# Each block produces to its own topic, whose values it checks.
 
 use strict;
 use warnings;
 
-use lib 't/lib';
+use Test::Nginx::Socket 'no_plan';
 use File::Temp qw(tempdir);
-use Test::More;
-use KafkaGateway::Test qw(start_broker start_nginx http_request dump_topic);
 
-plan skip_all => 'no dev broker (run "make test")'
-    unless $ENV{TEST_NGINX_KAFKA_BROKERS}
-           || -x ($ENV{KAFKA_DEV_BROKER} || 'build/kafka-dev-broker');
+use lib 't/lib';
+use KafkaGateway::Blocks;
 
-my $nginx_bin = $ENV{TEST_NGINX_BINARY} || '/usr/sbin/nginx';
+our $Dir = tempdir(CLEANUP => 1);
 
-my $broker;
-my $bs = $ENV{TEST_NGINX_KAFKA_BROKERS};
-unless ($bs) {
-    $broker = start_broker(brokers => 1, topics => ['ct-reload:1']);
-    $bs = $broker->bootstrap;
-}
+$ENV{TEST_NGINX_CT_RELOAD} = $Dir;
 
-my $dir = tempdir(CLEANUP => 1);
+our $V2 = '{"required": ["b"]}';
+our $Broken = qq({"required": ["b"],\n "properties": {"b": {"type": "strin"}}}\n);
 
+# the schema file nginx reads
 sub schema {
     my ($text) = @_;
-    open my $fh, '>', "$dir/s.json" or die "$dir/s.json: $!";
+    open my $fh, '>', "$Dir/s.json" or die "$Dir/s.json: $!";
     print $fh $text;
     close $fh;
 }
 
-sub post {
-    my ($ngx, $body) = @_;
-    return http_request(nginx => $ngx, method => 'POST', path => '/p',
-                        body => $body);
-}
+master_on();
+workers(1);
+log_level('info');
+no_shuffle();
 
-my $config = <<"_EOC_";
-    location /p {
-        kafka_produce ct-reload;
-        kafka_produce_schema $dir/s.json;
+add_block_preprocessor(sub {
+    my $block = shift;
+
+    schema(KafkaGateway::Blocks::section($block, 'schema_file')
+           // die $block->name . ": no --- schema_file\n");
+
+    $block->set_value("http_config",
+                      "kafka_brokers \$TEST_NGINX_KAFKA_BROKERS;");
+
+    $block->set_value("config", <<'_EOC_');
+    location ~ ^/p/(?<topic>[^/]+)$ {
+        kafka_produce $topic;
+        kafka_produce_schema $TEST_NGINX_CT_RELOAD/s.json;
     }
 _EOC_
 
-schema('{"required": ["a"]}');
+    if (!defined $block->no_error_log) {
+        $block->set_value("no_error_log", "[error]\n[alert]\n[crit]");
+    }
+});
 
-my $ngx = start_nginx($config, http_config => "kafka_brokers $bs;",
-                      valgrind => 1);
+run_tests();
 
-is(post($ngx, '{"b":1}')->{status}, 422, 'v1: {"b":1} is refused');
-is(post($ngx, '{"a":1}')->{status}, 200, 'v1: {"a":1} is produced');
+__DATA__
 
-schema('{"required": ["b"]}');
-ok($ngx->reload, 'reload with a changed schema');
+=== TEST 1: the schema at start: {"b":1} is refused, {"a":1} is produced
+--- schema_file
+{"required": ["a"]}
+--- request eval
+["POST /p/ct-reload-v1\n{\"b\":1}", "POST /p/ct-reload-v1\n{\"a\":1}"]
+--- error_code eval
+[422, 200]
+--- response_body_like eval
+[qr/required property \\"a\\" is missing/, qr/^\{"offsets":\[/]
+--- kafka_topic_values eval
+{ topic => "ct-reload-v1", values => ['{"a":1}'] }
 
-is(post($ngx, '{"b":2}')->{status}, 200, 'v2: {"b":2} is produced');
-my $res = post($ngx, '{"a":2}');
-is($res->{status}, 422, 'v2: {"a":2} is refused');
-like($res->{body}, qr/required property \\"b\\" is missing/,
-     '... by the new schema');
 
-# a broken schema: nginx -t names the file and the position, a reload
-# leaves the running workers with the schema they have
 
-schema(qq({"required": ["b"],\n "properties": {"b": {"type": "strin"}}}\n));
+=== TEST 2: a reload with a changed schema: the new workers produce {"b":2} and refuse {"a":2} by the new schema
+--- schema_file
+{"required": ["a"]}
+--- init
+main::schema($::V2);
+KafkaGateway::Blocks::reload();
+--- request eval
+["POST /p/ct-reload-v2\n{\"b\":2}", "POST /p/ct-reload-v2\n{\"a\":2}"]
+--- error_code eval
+[200, 422]
+--- response_body_like eval
+[qr/^\{"offsets":\[/, qr/required property \\"b\\" is missing/]
+--- kafka_topic_values eval
+{ topic => "ct-reload-v2", values => ['{"b":2}'] }
 
-my $out = `$nginx_bin -t -p $ngx->{prefix}/ -c conf/nginx.conf -e logs/error.log 2>&1`;
-isnt($? >> 8, 0, 'nginx -t fails with a broken schema');
-like($out, qr{schema "\Q$dir\E/s\.json": invalid schema at /properties/b/type: unknown type},
-     '... naming the file and the place in it');
 
-kill 'HUP', $ngx->{pid};
-my $logged = KafkaGateway::Test::wait_until(
-    sub { $ngx->error_log =~ m{s\.json": invalid schema at /properties/b/type} },
-    10);
-ok($logged, 'the refused reload is logged with the place');
-is(post($ngx, '{"b":3}')->{status}, 200,
-   'the workers still check against v2');
-is(post($ngx, '{"a":3}')->{status}, 422, '... and refuse what v2 refuses');
 
-my @values = map { $_->{value} } @{ dump_topic($bs, 'ct-reload') };
-is_deeply([sort @values], ['{"a":1}', '{"b":2}', '{"b":3}'],
-          'what landed in Kafka: the accepted records only');
+=== TEST 3: a broken schema: nginx refuses to start (as "nginx -t" does), naming the file and the place in it
+--- schema_file eval
+$::Broken
+--- must_die
+--- error_log eval
+qr{schema "\Q$::Dir\E/s\.json": invalid schema at /properties/b/type: unknown type}
 
-ok(defined $ngx->quit(timeout => 10), 'quit');
-unlike($ngx->error_log, qr/\[(alert|crit)\]/, 'no alert or crit in the log');
-KafkaGateway::Test::check_valgrind_clean($ngx);
 
-done_testing();
+
+=== TEST 4: a reload with a broken schema is refused, logged with the file and the place; the workers still produce what the schema they have accepts
+--- schema_file eval
+$::V2
+--- init
+main::schema($::Broken);
+KafkaGateway::Blocks::reload(
+    refused => qr{s\.json": invalid schema at /properties/b/type});
+--- request
+POST /p/ct-reload-kept
+{"b":3}
+--- error_code: 200
+--- response_body_like: ^\{"offsets":\[
+--- error_log eval
+qr{\[emerg\].*schema "\Q$::Dir\E/s\.json": invalid schema at /properties/b/type: unknown type}
+--- kafka_topic_values eval
+{ topic => "ct-reload-kept", values => ['{"b":3}'] }
+
+
+
+=== TEST 5: a reload with a broken schema is refused; the workers still refuse what the schema they have refuses
+--- schema_file eval
+$::V2
+--- init
+main::schema($::Broken);
+KafkaGateway::Blocks::reload(
+    refused => qr{s\.json": invalid schema at /properties/b/type});
+--- request
+POST /p/ct-reload-refused
+{"a":3}
+--- error_code: 422
+--- response_body_like: required property \\"b\\" is missing
+--- error_log eval
+qr{\[emerg\].*schema "\Q$::Dir\E/s\.json": invalid schema at /properties/b/type: unknown type}
+--- kafka_topic_count: ct-reload-refused 0

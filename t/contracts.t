@@ -1,7 +1,13 @@
 # Contracts with kafka_produce_schema: reject (422, 42203, nothing
 # produced) and annotate (every record produced, invalid ones with the
 # validation header) for raw, json and binary bodies; key schemas, the
-# error cap, formats, relative $refs, and schemas refused at start.
+# error cap, formats, relative $refs, and schemas refused at start; the
+# invalid records counted by kafka_status.
+#
+# A section of this file:
+#   --- status_samples eval  [ 'name{labels} value', ... ]: exact samples
+#                            of the block's last response (GET of a
+#                            kafka_status location, text form)
 
 use strict;
 use warnings;
@@ -11,6 +17,7 @@ use File::Temp qw(tempdir);
 
 use lib 't/lib';
 use KafkaGateway::Blocks;
+use Test::More;
 
 my $dir = tempdir(CLEANUP => 1);
 
@@ -60,6 +67,25 @@ master_on();
 workers(1);
 log_level('info');
 no_shuffle();
+
+add_response_body_check(sub {
+    my ($block, $body, $req_idx, $repeated, $dry_run) = @_;
+    return if $dry_run || !$block->can('status_samples');
+
+    my $want = $block->status_samples or return;
+    my $reqs = $block->request;
+    return if ref $reqs eq 'ARRAY' && $req_idx != $#$reqs;
+
+    my %have;
+    for (split /\n/, $body) {
+        $have{$1} = $2 if /^([a-z_]+(?:\{.*\})?) (\S+)$/;
+    }
+
+    for (@$want) {
+        my ($k, $v) = /^(\S+) (\S+)$/ or die "status_samples: bad \"$_\"\n";
+        is($have{$k} // 'none', $v, $block->name . " - $k");
+    }
+});
 
 add_block_preprocessor(sub {
     my $block = shift;
@@ -418,3 +444,108 @@ none.json: No such file or directory
 --- must_die
 --- error_log
 must be printable ASCII without spaces
+
+
+
+=== TEST 24: reject: nginx_kafka_validation_failures_total counts invalid records, raw and in an envelope, not requests
+--- config
+    location = /status { kafka_status; }
+    location ~ ^/topics/(?<topic>[^/]+)$ {
+        kafka_produce $topic;
+        kafka_produce_schema $TEST_NGINX_CONTRACTS/order.json;
+    }
+--- request eval
+["POST /topics/ct-m-reject\n{\"id\":\"ord-1\",\"amount\":1}",
+ "POST /topics/ct-m-reject\n{\"id\":\"order-1\",\"amount\":-3}",
+ "POST /topics/ct-m-reject\n{\"records\":[{\"value\":{\"id\":\"ord-2\",\"amount\":2}},{\"value\":{\"id\":\"ord-3\"}},{\"value\":{\"id\":4,\"amount\":4}}]}",
+ "POST /topics/ct-m-reject\n{\"records\":[{\"value\":{\"id\":\"ord-5\",\"amount\":5}},{\"value\":{\"id\":\"ord-6\",\"amount\":6}}]}",
+ "GET /status"]
+--- more_headers eval
+["Content-Type: application/json", "Content-Type: application/json",
+ "Content-Type: application/vnd.kafka.json.v2+json",
+ "Content-Type: application/vnd.kafka.json.v2+json", ""]
+--- error_code eval
+[200, 422, 422, 200, 200]
+--- response_body_like eval
+['"offsets"', '"1 of 1 record does not match',
+ '"2 of 3 records do not match', '"offsets"', '^# HELP ']
+--- status_samples eval
+['nginx_kafka_validation_failures_total{topic="ct-m-reject",mode="reject"} 3',
+ 'nginx_kafka_validation_failures_total{topic="ct-m-reject",mode="annotate"} 0',
+ 'nginx_kafka_produce_requests_total{topic="ct-m-reject",status="422"} 2',
+ 'nginx_kafka_produce_requests_total{topic="ct-m-reject",status="200"} 2']
+--- kafka_topic_values eval
+{ topic => 'ct-m-reject',
+  values => [ '{"id":"ord-1","amount":1}', '{"id":"ord-5","amount":5}',
+              '{"id":"ord-6","amount":6}' ] }
+
+
+
+=== TEST 25: annotate: every invalid record counts once, raw and in an envelope
+--- config
+    location = /status { kafka_status; }
+    location ~ ^/annotated/(?<topic>[^/]+)$ {
+        kafka_produce $topic;
+        kafka_produce_schema $TEST_NGINX_CONTRACTS/order.json;
+        kafka_produce_validation annotate;
+    }
+--- request eval
+["POST /annotated/ct-m-annotate\n{\"id\":\"ord-1\",\"amount\":\"12\"}",
+ "POST /annotated/ct-m-annotate\n{\"id\":\"ord-2\",\"amount\":2}",
+ "POST /annotated/ct-m-annotate\n{\"records\":[{\"value\":{\"id\":\"ord-3\",\"amount\":3}},{\"value\":{\"id\":\"ord-4\"}},{\"value\":{\"id\":5,\"amount\":5}},{\"value\":{\"id\":\"ord-6\",\"amount\":6,\"lines\":[{},{},{},{}]}}]}",
+ "GET /status"]
+--- more_headers eval
+["Content-Type: application/json", "Content-Type: application/json",
+ "Content-Type: application/vnd.kafka.json.v2+json", ""]
+--- error_code eval
+[200, 200, 200, 200]
+--- status_samples eval
+['nginx_kafka_validation_failures_total{topic="ct-m-annotate",mode="annotate"} 4',
+ 'nginx_kafka_validation_failures_total{topic="ct-m-annotate",mode="reject"} 0']
+--- kafka_topic_values eval
+{ topic => 'ct-m-annotate',
+  values => [ '{"id":"ord-1","amount":"12"}', '{"id":"ord-2","amount":2}',
+              '{"id":"ord-3","amount":3}', '{"id":"ord-4"}',
+              '{"id":5,"amount":5}',
+              '{"id":"ord-6","amount":6,"lines":[{},{},{},{}]}' ] }
+
+
+
+=== TEST 26: one topic, three modes: a record invalid by key and value counts once, the error cap does not cap the count, off counts nothing
+--- config
+    location = /status { kafka_status; }
+    location ~ ^/topics/(?<topic>[^/]+)$ {
+        kafka_produce $topic;
+        kafka_produce_schema $TEST_NGINX_CONTRACTS/order.json;
+        kafka_produce_key_schema $TEST_NGINX_CONTRACTS/key.json;
+        kafka_produce_validation_errors 1;
+    }
+    location ~ ^/annotated/(?<topic>[^/]+)$ {
+        kafka_produce $topic;
+        kafka_produce_schema $TEST_NGINX_CONTRACTS/order.json;
+        kafka_produce_validation annotate;
+    }
+    location ~ ^/unchecked/(?<topic>[^/]+)$ {
+        kafka_produce $topic;
+        kafka_produce_schema $TEST_NGINX_CONTRACTS/order.json;
+        kafka_produce_validation off;
+    }
+--- request eval
+["POST /topics/ct-m-modes\n{\"records\":[{\"key\":\"ab\",\"value\":{\"id\":1}},{\"key\":\"abc\",\"value\":{\"id\":\"ord-1\",\"amount\":1}},{\"key\":\"abcd\",\"value\":\"x\"}]}",
+ "POST /annotated/ct-m-modes\n{\"records\":[{\"value\":\"AAEC\"},{\"value\":\"eyJpZCI6Im9yZC0xIiwiYW1vdW50IjoxfQ==\"}]}",
+ "POST /unchecked/ct-m-modes\nnot json",
+ "GET /status"]
+--- more_headers eval
+["Content-Type: application/vnd.kafka.json.v2+json",
+ "Content-Type: application/vnd.kafka.binary.v2+json", "", ""]
+--- error_code eval
+[422, 200, 200, 200]
+--- response_body_like eval
+['^\{"error_code":42203,"message":"2 of 3 records do not match the contract of topic \\\\"ct-m-modes\\\\"; nothing was produced","errors":\[\{[^{}]+\}\]\}$',
+ '"offsets"', '"offsets"', '^# HELP ']
+--- status_samples eval
+['nginx_kafka_validation_failures_total{topic="ct-m-modes",mode="reject"} 2',
+ 'nginx_kafka_validation_failures_total{topic="ct-m-modes",mode="annotate"} 1']
+--- kafka_topic_values eval
+{ topic => 'ct-m-modes',
+  values => [ "\x00\x01\x02", '{"id":"ord-1","amount":1}', 'not json' ] }

@@ -1,6 +1,6 @@
 # The per-worker client core: configuration checks at start (nginx fails
 # to start, as "nginx -t" fails), and the event bridge.  "nginx -t" itself,
-# reload and quit with the broker up and down: t/core-process.t.
+# reload and quit with the broker up and down: t/fault-nginx.t.
 
 use Test::Nginx::Socket 'no_plan';
 use KafkaGateway::Blocks;

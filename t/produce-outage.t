@@ -1,7 +1,7 @@
 # kafka_produce when the broker goes away and comes back: honest 503s
 # within kafka_produce_timeout, nothing answered 503 lands in Kafka, and
 # requests succeed again without a reload.  (A load of concurrent
-# keepalive requests, each 2xx a record in Kafka once: t/produce-load.t.)
+# keepalive requests, each 2xx a record in Kafka once: t/fault-broker.t.)
 #
 # The brokers are taken down and up between a block's requests
 # (kafka_control); a client timeout (--- timeout, no --- abort) bounds each

@@ -39,6 +39,19 @@ die "promtool is missing (tools/install-deps.sh installs Debian's "
 my $private = start_broker(brokers => 1, topics => ['status-ready:1']);
 $ENV{TEST_NGINX_PRIVATE_BROKERS} = $private->bootstrap;
 
+# TEST 12's contract (a number "n") and a static file larger than its
+# message.max.bytes (1000), so that its kafka_log record is refused
+my $files = tempdir(CLEANUP => 1);
+{
+    open my $fh, '>', "$files/schema.json" or die "$files/schema.json: $!";
+    print $fh '{"type":"object","properties":{"n":{"type":"number"}}}';
+    close $fh;
+    open $fh, '>', "$files/big.txt" or die "$files/big.txt: $!";
+    print $fh 'x' x 2000;
+    close $fh;
+}
+$ENV{TEST_NGINX_STATUS_FILES} = $files;
+
 my $keys = make_keys(tempdir(CLEANUP => 1));
 $ENV{TEST_NGINX_HMAC_KEY} = "$keys/hmac.key";
 our $expired = jwt_sign('HS256', "$keys/hmac.key",
@@ -522,6 +535,7 @@ Accept: text/html, application/json;q=0.9
     kafka_brokers $TEST_NGINX_KAFKA_BROKERS;
     kafka_jwt_key_type hmac;
     kafka_jwt_key_file $TEST_NGINX_HMAC_KEY;
+    kafka_producer_property message.max.bytes 1000;
 --- config
     location = /status { kafka_status; }
     location = /p { kafka_produce status-lint; }
@@ -533,16 +547,28 @@ Accept: text/html, application/json;q=0.9
         kafka_jwt "kafka";
         kafka_produce status-lint;
     }
+    location = /v {
+        kafka_produce status-lint-more;
+        kafka_produce_schema $TEST_NGINX_STATUS_FILES/schema.json;
+        kafka_produce_validation annotate;
+    }
+    location = /c {
+        kafka_log status-lint-more;
+        alias $TEST_NGINX_STATUS_FILES/big.txt;
+    }
 --- request eval
-["POST /p\none", "POST /p\ntwo", "POST /j\nx"]
+["POST /p\none", "POST /p\ntwo", "POST /j\nx", "POST /v\n{\"n\":\"x\"}",
+ "GET /c"]
 --- error_code eval
-[200, 200, 401]
+[200, 200, 401, 200, 200]
 --- response_body_like eval
-['"offsets"', '"offsets"', 'error_code']
+['"offsets"', '"offsets"', 'error_code', '"offsets"', '^x{2000}$']
 --- sse_read eval
 [['/sse', 2]]
 --- metrics eval
-['nginx_kafka_sse_events_total{topic="status-lint"} 2']
+['nginx_kafka_sse_events_total{topic="status-lint"} 2',
+ 'nginx_kafka_validation_failures_total{topic="status-lint-more",mode="annotate"} 1',
+ 'nginx_kafka_log_dropped_total{topic="status-lint-more"} 1']
 --- promtool
 --- json_same
 

@@ -76,7 +76,10 @@ objs=$tree/objs
 incs="-I $tree/src/src/core -I $tree/src/src/event -I $tree/src/src/event/modules
       -I $tree/src/src/os/unix -I $tree/src/src/http -I $tree/src/src/http/modules
       -I $objs -I $top/src"
-cflags="-W -Wall -Wextra -Wpointer-arith -Wno-unused-parameter -Werror $cc_opt"
+# what the module's config defines through nginx's configure
+version=$(cat "$top/VERSION")
+cflags="-W -Wall -Wextra -Wpointer-arith -Wno-unused-parameter -Werror $cc_opt
+        -DNGX_HTTP_KAFKA_VERSION=\"$version\""
 mkdir -p "$out/module" "$out/crashes" "$out/corpus"
 
 newest_h=$(ls -t src/*.h fuzz/*.h | head -n 1)
@@ -103,7 +106,7 @@ nginx_libs=$(awk '/ngx_modules\.o \\$/ { on = 1; next }
                   on && NF == 0 { exit }
                   on { gsub(/\\/, ""); print }' "$objs/Makefile" \
              | tr '\n' ' ' | sed "s/$san//")
-libs="-lrdkafka -ljansson -ljwt -lcrypto $nginx_libs"
+libs="-lrdkafka -ljansson -ljwt -lcrypto -lpcre2-8 -lyaml -lm $nginx_libs"
 t_build=$(( $(date +%s) - t0 ))
 
 targets=${FUZZ_TARGETS:-$(cd fuzz && ls fuzz_*.c | sed -n \

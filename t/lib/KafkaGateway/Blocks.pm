@@ -110,7 +110,10 @@ package KafkaGateway::Blocks;
 # not valgrind's.
 #
 # For an --- init: KafkaGateway::Blocks::wait_log(qr/.../) waits for an
-# error log line (a ready worker, say).
+# error log line (a ready worker, say).  KafkaGateway::Blocks::reload()
+# reloads the block's nginx (after the init has changed a file it reads)
+# and returns once the old workers are gone; reload(refused => qr/.../)
+# once the refusal is logged, the old workers still running.
 #
 # Use: use KafkaGateway::Blocks; after "use Test::Nginx::Socket".
 
@@ -372,6 +375,47 @@ sub wait_log {
     until (block_log() =~ $re) {
         die "no error log line matches $re within $Patience s\n"
             if time >= $deadline;
+        sleep 0.05;
+    }
+}
+
+# the workers of nginx master $pid (a worker the master has not reaped
+# yet is still listed)
+sub workers_of {
+    my $pid = shift;
+    return `ps -o pid= --ppid $pid` =~ /(\d+)/g;
+}
+
+# For an --- init: reloads the block's nginx (SIGHUP to its master) and
+# returns once every worker it had has exited and a new one runs, so that
+# the block's requests meet the configuration as the files now say (an old
+# worker may still accept a connection until it has seen the reload).
+# With refused => qr/.../, a reload the master must refuse: returns once
+# the block's error log has a line matching it, and dies unless the old
+# workers still run.
+sub reload {
+    my %opts = @_;
+    my $pid = nginx_pid()
+        or die "reload: no nginx pid in $Test::Nginx::Util::PidFile\n";
+    my %old = map { ($_ => 1) } workers_of($pid);
+    die "reload: nginx $pid has no workers\n" unless %old;
+
+    kill 'HUP', $pid or die "reload: kill HUP $pid: $!\n";
+
+    if (my $re = $opts{refused}) {
+        wait_log($re);
+        my %now = map { ($_ => 1) } workers_of($pid);
+        my @gone = grep { !$now{$_} } sort keys %old;
+        die "reload: refused, yet worker(s) @gone exited\n" if @gone;
+        return;
+    }
+
+    my $deadline = time + $Patience;
+    while (1) {
+        my @now = workers_of($pid);
+        return if @now && !grep { $old{$_} } @now;
+        die "reload: the old workers did not make way for new ones "
+            . "within $Patience s\n" if time >= $deadline;
         sleep 0.05;
     }
 }
