@@ -20,7 +20,7 @@ my $keys = make_keys(tempdir(CLEANUP => 1));
 
 $ENV{TEST_NGINX_JWT_KEYS} = $keys;
 
-my $exp = time + 300;
+my $exp = time + 3600;
 
 sub token {
     return jwt_sign('HS256', "$keys/hmac.key", { sub => 'alice',

@@ -18,7 +18,7 @@ my $keys = make_keys(tempdir(CLEANUP => 1));
 $ENV{TEST_NGINX_JWT_KEYS} = $keys;
 
 our $TOKEN = jwt_sign('ES256', "$keys/ec.pem",
-                      { sub => 'web', exp => time + 300,
+                      { sub => 'web', exp => time + 3600,
                         scope => 'kafka:produce:cors' });
 
 my $http_config = <<'HTTP';

@@ -39,7 +39,7 @@ sh("head -c 200 $keys/rsa.pub > $keys/broken.pub");
 # the key file TEST 22 replaces while nginx runs
 copy("$keys/ec.pub", "$keys/current.pub") or die "copy: $!";
 
-my %claims = (sub => 'alice', exp => time + 300);
+my %claims = (sub => 'alice', exp => time + 3600);
 
 our $RS = jwt_sign('RS256', "$keys/rsa.pem", \%claims);
 our $ES = jwt_sign('ES256', "$keys/ec.pem", \%claims);

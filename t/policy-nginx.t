@@ -25,9 +25,9 @@ print $fh "alice:{PLAIN}secret\n";
 close $fh;
 
 our $TOKEN = jwt_sign('HS256', "$keys/hmac.key",
-                      { sub => 'alice', exp => time + 300 });
+                      { sub => 'alice', exp => time + 3600 });
 our $BOB = jwt_sign('HS256', "$keys/hmac.key",
-                    { sub => 'bob', exp => time + 300 });
+                    { sub => 'bob', exp => time + 3600 });
 
 my $http_config = <<'HTTP';
     kafka_brokers $TEST_NGINX_KAFKA_BROKERS;
