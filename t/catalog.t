@@ -584,7 +584,7 @@ sub {
 --- http_config
     kafka_brokers $TEST_NGINX_KAFKA_BROKERS;
     server {
-        listen 127.0.0.1:$TEST_NGINX_SCENARIO_PORT;
+        listen unix:$TEST_NGINX_SERVER_ROOT/there.sock;
         location = /there { kafka_produce cat-there; }
     }
 --- request
