@@ -4,6 +4,9 @@
 --   BENCH_BODY=envelope BENCH_RECORDS=100 BENCH_SIZE=100
 --                                       a REST Proxy v2 JSON envelope of
 --                                       RECORDS records of SIZE-byte values
+--   BENCH_BODY=orders BENCH_RECORDS=100 a JSON envelope of RECORDS orders
+--                                       (objects of about 120 bytes that
+--                                       match bench/order.schema.json)
 --
 -- done() prints one machine-readable line; wrk's errors.status counts the
 -- answers that were not 2xx or 3xx.
@@ -23,9 +26,26 @@ if kind == "envelope" then
     end
     wrk.body = '{"records":[' .. table.concat(records, ",") .. ']}'
     wrk.headers["Content-Type"] = "application/vnd.kafka.json.v2+json"
+elseif kind == "orders" then
+    local records = {}
+    for i = 1, nrec do
+        records[i] = string.format('{"value":{"id":"ord-%06d",' ..
+            '"customer":"customer-%d","amount":%d.5,"currency":"EUR",' ..
+            '"quantity":%d,"shipping":{"country":"FR","city":"Paris"}}}',
+            i, i % 97, i, i % 7 + 1)
+    end
+    wrk.body = '{"records":[' .. table.concat(records, ",") .. ']}'
+    wrk.headers["Content-Type"] = "application/vnd.kafka.json.v2+json"
 else
     wrk.body = string.rep("x", size)
     wrk.headers["Content-Type"] = "text/plain"
+end
+
+-- BENCH_DELAY_MS: each connection waits that long before each request,
+-- for a paced load below the server's capacity (the capture cells' p99)
+local pace = tonumber(os.getenv("BENCH_DELAY_MS") or "0")
+if pace > 0 then
+    delay = function() return pace end
 end
 
 done = function(summary, latency, requests)

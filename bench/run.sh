@@ -5,7 +5,8 @@
 #
 # Environment: BENCH_RUNS (3) repetitions of every cell, BENCH_SECONDS (5)
 # per produce cell, BENCH_SSE_SECONDS (6) per SSE rate, BENCH_SSE_CLIENTS
-# ("1000 10000"), BENCH_OUT (bench/results/<date>.md).
+# ("1000 10000"), BENCH_STATUS_CLIENTS (1000), BENCH_PARTS ("produce sse
+# memory status"), BENCH_OUT (bench/results/<date>.md).
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -27,8 +28,10 @@ SSE_SECS=${BENCH_SSE_SECONDS:-6}
 SSE_CLIENTS=${BENCH_SSE_CLIENTS:-1000 10000}
 OUT=${BENCH_OUT:-$top/bench/results/$(date -u +%F).md}
 PORT=${BENCH_PORT:-18480}
-PARTS=" ${BENCH_PARTS:-produce sse memory} "
+PARTS=" ${BENCH_PARTS:-produce contracts sse memory status capture} "
+STATUS_CLIENTS=${BENCH_STATUS_CLIENTS:-1000}
 CONNS=64
+LOAD_CPU=               # capture: "taskset -c 1" for wrk (capture_part)
 NOFILE=$(ulimit -Hn)     # nginx may not raise its worker's limit above it
 if [ "$NOFILE" = unlimited ] || [ "$NOFILE" -gt 65536 ]; then
     NOFILE=65536
@@ -114,6 +117,15 @@ write_conf() { mkdir -p "$work/$1/conf"; cat > "$work/$1/conf/nginx.conf"; }
         listen  127.0.0.1:$PORT backlog=8192;
         location = /ceiling { return 204; }
         location ~ ^/ack/(?<t>[^/]+)$ { kafka_produce \$t; }
+        location ~ ^/orders/(?<t>[^/]+)$ {
+            kafka_produce \$t;
+            client_body_buffer_size  32k;
+        }
+        location ~ ^/contract/(?<t>[^/]+)$ {
+            kafka_produce \$t;
+            client_body_buffer_size  32k;
+            kafka_produce_schema  $top/bench/order.schema.json;
+        }
         location ~ ^/noack/(?<t>[^/]+)$ {
             kafka_produce \$t;
             kafka_produce_ack  off;
@@ -192,8 +204,8 @@ ratio() {
 wrk_cell() {
     local out
     out=$(BENCH_BODY=$3 BENCH_SIZE=$4 BENCH_RECORDS=100 \
-          wrk -t1 -c$CONNS -d"${SECS}s" --timeout 10s -s bench/produce.lua \
-              "http://127.0.0.1:$PORT$2" | tail -1)
+          $LOAD_CPU wrk -t1 -c$CONNS -d"${SECS}s" --timeout 10s \
+              -s bench/produce.lua "http://127.0.0.1:$PORT$2" | tail -1)
     log "$1: $out"
     add "$1_rps" "$(field "$out" rps)"
     add "$1_p50" "$(field "$out" p50_ms)"
@@ -245,6 +257,32 @@ produce_part() {
         ratio "noack_${s}_rps" "ceil_${s}_rps" "r_noack_${s}"
     done
     awk '{ printf "%.0f\n", $1 * 100 }' "$data/env_rps" > "$data/env_recs"
+}
+
+
+# contracts: the same 100-order envelopes (14 KB: both locations keep
+# them in memory) with and without a schema
+contracts_part() {
+    log "contracts: $RUNS runs of ${SECS}s cells, $CONNS connections, 1 worker"
+    start_nginx gateway
+
+    curl -sf -o /dev/null --data x "http://127.0.0.1:$PORT/orders/bench-orders"
+    curl -sf -o /dev/null -H 'Content-Type: application/vnd.kafka.json.v2+json' \
+        --data '{"records":[{"value":{"id":"ord-000001","customer":"c","amount":1,"currency":"EUR","quantity":1,"shipping":{"country":"FR"}}}]}' \
+        "http://127.0.0.1:$PORT/contract/bench-orders-schema"
+
+    for run in $(seq 1 "$RUNS"); do
+        wrk_cell orders "/orders/bench-orders" orders 0
+        wrk_cell orders_schema "/contract/bench-orders-schema" orders 0
+    done
+
+    grep -E '\[(alert|emerg|crit)\]' "$work/gateway/logs/error.log" >&2 || true
+    stop_nginx gateway
+
+    ratio orders_schema_rps orders_rps r_contract
+    awk '{ printf "%.0f\n", $1 * 100 }' "$data/orders_rps" > "$data/orders_recs"
+    awk '{ printf "%.0f\n", $1 * 100 }' "$data/orders_schema_rps" \
+        > "$data/orders_schema_recs"
 }
 
 
@@ -361,7 +399,207 @@ memory_part() {
     done
 }
 
-for part in produce sse memory; do
+# kafka_status's cost: the gateway as above, and with kafka_status scraped
+# every second, side by side in every run: produce (ack on, 1 KiB) and SSE
+# ($STATUS_CLIENTS clients, 100 records/s)
+{ conf_head "load_module $MODULE;"; cat <<EOF
+    kafka_brokers  $KAFKA_BROKERS;
+    kafka_consumer_property  fetch.wait.max.ms  10;
+    server {
+        listen  127.0.0.1:$PORT backlog=8192;
+        location ~ ^/ack/(?<t>[^/]+)$ { kafka_produce \$t; }
+        location ~ ^/events/(?<t>[^/]+)$ { kafka_consume_sse \$t; }
+        location = /metrics { kafka_status; }
+    }
+}
+EOF
+} | write_conf gateway-status
+
+status_session() {  # CONF TAG RUN
+    local conf=$1 tag=$2 run=$3 topic=bench-st-$2-$3 scraper= line out \
+          c0 c1 events
+    ctl "topic $topic 4"
+    start_nginx "$conf"
+    curl -sf -o /dev/null --data x "http://127.0.0.1:$PORT/ack/bench-st"
+    curl -sf -o /dev/null --data '{"t":0}' "http://127.0.0.1:$PORT/ack/$topic"
+
+    if [ "$tag" = on ]; then
+        while :; do
+            curl -sf -o /dev/null "http://127.0.0.1:$PORT/metrics" || true
+            sleep 1
+        done &
+        scraper=$!
+    fi
+
+    wrk_cell "st_${tag}_prod" /ack/bench-st raw 1024
+
+    coproc SSE { exec "$BUILD/bench/sse-client" -p "$PORT" \
+                      -u "/events/$topic" -n "$STATUS_CLIENTS"; }
+    read -r -t 120 line <&"${SSE[0]}"
+    sleep 2
+    echo reset >&"${SSE[1]}"
+    c0=$(cpu_s "$WPID")
+    out=$("$BUILD/bench/publisher" -p "$PORT" -u "/ack/$topic" -r 100 \
+          -d "$SSE_SECS" -s 100) || true
+    sleep 1
+    c1=$(cpu_s "$WPID")
+    echo report >&"${SSE[1]}"
+    read -r -t 30 line <&"${SSE[0]}"
+    log "status $tag: $out | $line"
+    events=$(field "$line" events)
+    add "st_${tag}_sse_eps" "$(awk -v e="$events" -v s="$(field "$out" secs)" \
+        'BEGIN { printf "%.0f\n", e / s }')"
+    add "st_${tag}_sse_p99" "$(field "$line" p99_ms)"
+    add "st_${tag}_sse_cpu_me" "$(awk -v a="$c0" -v b="$c1" -v e="$events" \
+        'BEGIN { printf "%.3f\n", (e > 0) ? (b - a) / e * 1e6 : 0 }')"
+    echo quit >&"${SSE[1]}"
+    wait "$SSE_PID" 2>/dev/null || true
+
+    if [ -n "$scraper" ]; then
+        kill "$scraper"
+        wait "$scraper" 2>/dev/null || true
+    fi
+    grep -E '\[(alert|emerg|crit)\]' "$work/$conf/logs/error.log" >&2 || true
+    stop_nginx "$conf"
+}
+
+status_part() {
+    for run in $(seq 1 "$RUNS"); do
+        status_session gateway off "$run"
+        status_session gateway-status on "$run"
+    done
+    ratio st_on_prod_rps st_off_prod_rps r_st_prod_rps
+    ratio st_on_sse_eps st_off_sse_eps r_st_sse_eps
+    ratio st_on_sse_cpu_me st_off_sse_cpu_me r_st_sse_cpu
+}
+
+# capture: proxy_pass to a local upstream answering 1 KiB, a 1 KiB POST
+# body, with kafka_log (both bodies) and without, alternating.  Two
+# gateways: capture alone (no location waits for acks: linger.ms 5), and
+# capture next to a kafka_produce location with acks (linger.ms 0.5).
+capture_conf() {  # NAME EXTRA_LOCATION
+    { conf_head "load_module $MODULE;"; cat <<EOF
+    kafka_brokers  $KAFKA_BROKERS;
+    server {
+        listen  127.0.0.1:$PORT backlog=8192;
+        location = /cap/with {
+            kafka_log  bench-capture;
+            kafka_log_body  both;
+            proxy_pass  http://capture_upstream/;
+            proxy_http_version  1.1;
+            proxy_set_header  Connection "";
+        }
+        location = /cap/without {
+            proxy_pass  http://capture_upstream/;
+            proxy_http_version  1.1;
+            proxy_set_header  Connection "";
+        }
+        $2
+    }
+
+    # the application kafka_log captures: 1 KiB answers
+    upstream capture_upstream {
+        server  127.0.0.1:$((PORT + 3));
+        keepalive  64;
+    }
+    server {
+        listen  127.0.0.1:$((PORT + 3)) backlog=8192;
+        location / { return 200 "$(printf 'x%.0s' $(seq 1 1024))"; }
+    }
+}
+EOF
+    } | write_conf "$1"
+}
+
+capture_conf gateway-capture ""
+capture_conf gateway-capture-ack \
+    'location ~ ^/ack/(?<t>[^/]+)$ { kafka_produce $t; }'
+
+# CPUs (see bench/README.md): "gateway", the gateway (worker, librdkafka's
+# threads, the upstream) alone on CPU 0, wrk and the dev broker on CPU 1;
+# "broker", the dev broker alone on CPU 1, the gateway and wrk on CPU 0;
+# "off", wherever the scheduler puts them.
+CAPTURE_PIN=${BENCH_CAPTURE_PIN:-gateway}
+[ "$(nproc)" -ge 2 ] || CAPTURE_PIN=off
+
+# the paced cells: each connection waits this long before each request
+CAPTURE_DELAY_MS=${BENCH_CAPTURE_DELAY_MS:-20}
+
+# pin PID CPUS: every thread of a process
+pin() { taskset -a -p -c "$2" "$1" > /dev/null; }
+
+# the dev broker that tools/with-broker.sh started, if it did
+broker_pid() { pgrep -P "$PPID" -f kafka-dev-broker | head -1 || true; }
+
+capture_cell() {  # NAME PATH: a wrk cell and the worker's CPU per request
+    local c0 c1
+    c0=$(cpu_s "$WPID")
+    wrk_cell "$1" "$2" raw 1024
+    c1=$(cpu_s "$WPID")
+    add "$1_cpu_us" "$(awk -v a="$c0" -v b="$c1" -v s="$SECS" \
+        -v r="$(tail -1 "$data/$1_rps")" \
+        'BEGIN { printf "%.1f\n", (r > 0) ? (b - a) / (r * s) * 1e6 : 0 }')"
+}
+
+capture_session() {  # CONF TAG
+    local conf=$1 tag=$2 run
+    start_nginx "$conf"
+    curl -sf -o /dev/null --data x "http://127.0.0.1:$PORT/cap/with"
+    curl -sf -o /dev/null --data x "http://127.0.0.1:$PORT/cap/without"
+    sleep 1
+    if [ "$CAPTURE_PIN" != off ]; then
+        pin "$(cat "$work/$conf/logs/nginx.pid")" 0
+        pin "$WPID" 0
+    fi
+
+    for run in $(seq 1 "$RUNS"); do
+        capture_cell "${tag}_without" /cap/without
+        capture_cell "${tag}_with" /cap/with
+        sleep 2     # what kafka_log queued is still being delivered
+        BENCH_DELAY_MS=$CAPTURE_DELAY_MS \
+            capture_cell "${tag}_paced_without" /cap/without
+        BENCH_DELAY_MS=$CAPTURE_DELAY_MS \
+            capture_cell "${tag}_paced_with" /cap/with
+    done
+
+    grep -E '\[(alert|emerg|crit|warn)\]' "$work/$conf/logs/error.log" \
+        >&2 || true
+    stop_nginx "$conf"
+
+    ratio "${tag}_with_rps" "${tag}_without_rps" "r_$tag"
+    ratio "${tag}_with_cpu_us" "${tag}_without_cpu_us" "r_cpu_$tag"
+    paste -d ' ' "$data/${tag}_with_p99" "$data/${tag}_without_p99" \
+        | awk '{ printf "%.3f\n", $1 - $2 }' > "$data/d_p99_$tag"
+    paste -d ' ' "$data/${tag}_paced_with_p99" \
+        "$data/${tag}_paced_without_p99" \
+        | awk '{ printf "%.3f\n", $1 - $2 }' > "$data/d_p99_paced_$tag"
+}
+
+capture_part() {
+    local broker
+    log "capture: $RUNS runs of ${SECS}s cells, $CONNS connections, 1 worker"
+    CAP_LOAD0=$(cut -d ' ' -f 1-3 /proc/loadavg)
+    broker=$(broker_pid)
+    case $CAPTURE_PIN in
+        gateway) LOAD_CPU="taskset -c 1" ;;
+        broker) LOAD_CPU="taskset -c 0" ;;
+    esac
+    if [ "$CAPTURE_PIN" != off ] && [ -n "$broker" ]; then
+        pin "$broker" 1
+    fi
+
+    capture_session gateway-capture cap
+    capture_session gateway-capture-ack capack
+
+    LOAD_CPU=
+    if [ "$CAPTURE_PIN" != off ] && [ -n "$broker" ]; then
+        pin "$broker" "0-$(( $(nproc) - 1 ))"
+    fi
+    CAP_LOAD1=$(cut -d ' ' -f 1-3 /proc/loadavg)
+    CAP_BROKER=${broker:+pinned}
+}
+
+for part in produce contracts sse memory status capture; do
     case $PARTS in *" $part "*) log "$part"; "${part}_part" ;; esac
 done
 
@@ -377,6 +615,9 @@ target() {
         else printf "**missed** (%.3g, goal %s %s)\n", a, op, g
     }'
 }
+
+# has PART: the part ran; the report shows only what was measured
+has() { case $PARTS in *" $1 "*) return 0 ;; esac; return 1; }
 
 big=${SSE_CLIENTS##* }
 small=${SSE_CLIENTS%% *}
@@ -398,6 +639,10 @@ ratios are taken run by run, inside one run, then the median.
 | Nchan | $(dpkg-query -W -f='${Version}' libnginx-mod-nchan 2>/dev/null) |
 | broker | kafka-dev-broker (librdkafka mock cluster), 3 brokers, 4 partitions |
 | load | wrk $(dpkg-query -W -f='${Version}' wrk 2>/dev/null), 1 thread, $CONNS connections, keepalive, ${SECS}s a cell |
+EOF
+
+if has produce; then
+cat <<EOF
 
 ## Produce
 
@@ -428,6 +673,29 @@ cat <<EOF
 | ack off / ceiling, requests/s | $(summary r_noack_100 %.3f) | $(summary r_noack_1024 %.3f) |
 
 Envelope: **$(summary env_recs %.0f) records/s**.
+EOF
+fi
+
+if has contracts; then
+cat <<EOF
+
+## Contracts (kafka_produce_schema)
+
+JSON envelopes of 100 orders (about 120-byte objects), ack on, without a
+schema and with \`bench/order.schema.json\` (6 typed properties,
+\`required\`, a \`pattern\`, an \`enum\`, a nested object).
+
+| cell | requests/s | records/s | p50 ms | p99 ms | non-2xx |
+|---|---|---|---|---|---|
+| envelope of 100 orders, no schema | $(summary orders_rps %.0f) | $(summary orders_recs %.0f) | $(summary orders_p50 %.2f) | $(summary orders_p99 %.2f) | $(sum orders_bad) |
+| envelope of 100 orders, \`kafka_produce_schema\` | $(summary orders_schema_rps %.0f) | $(summary orders_schema_recs %.0f) | $(summary orders_schema_p50 %.2f) | $(summary orders_schema_p99 %.2f) | $(sum orders_schema_bad) |
+
+With the schema / without, records/s: **$(summary r_contract %.3f)**.
+EOF
+fi
+
+if has sse; then
+cat <<EOF
 
 ## SSE fan-out (one worker, 100-byte records published over HTTP)
 
@@ -461,6 +729,11 @@ means every client got every record.  "published/s" is what the
 closed-loop publisher reached: it posts to the same worker, so a worker
 busy fanning out slows it down.  "streams cut" counts streams the server
 closed or refused during the session (all runs).
+EOF
+fi
+
+if has memory; then
+cat <<EOF
 
 ## Idle worker memory
 
@@ -468,20 +741,123 @@ closed or refused during the session (all runs).
 |---|---|
 | nginx without the module | $(summary idle_plain %.0f) |
 | with the module, a producer and a consumer | $(summary idle_module-idle %.0f) |
+EOF
+fi
+
+if has status; then
+cat <<EOF
+
+## kafka_status scraped every second vs without
+
+| cell | without | with kafka_status | with / without |
+|---|---|---|---|
+| produce 1 KiB, ack on, requests/s | $(summary st_off_prod_rps %.0f) | $(summary st_on_prod_rps %.0f) | $(summary r_st_prod_rps %.3f) |
+| produce 1 KiB, ack on, p99 ms | $(summary st_off_prod_p99 %.2f) | $(summary st_on_prod_p99 %.2f) | |
+| SSE $STATUS_CLIENTS clients × 100/s, delivered events/s | $(summary st_off_sse_eps %.0f) | $(summary st_on_sse_eps %.0f) | $(summary r_st_sse_eps %.3f) |
+| SSE, p99 ms | $(summary st_off_sse_p99 %.1f) | $(summary st_on_sse_p99 %.1f) | |
+| SSE, worker CPU s / M events | $(summary st_off_sse_cpu_me %.2f) | $(summary st_on_sse_cpu_me %.2f) | $(summary r_st_sse_cpu %.3f) |
+EOF
+fi
+
+cat <<EOF
 
 ## Targets
 
 | target | status |
 |---|---|
+EOF
+has produce && cat <<EOF
 | produce 1 KiB, ack on: ≥ 50% of the ceiling's requests/s | $(target "$(median r_ack_1024)" ">=" 0.5) |
 | produce 1 KiB, ack on: p99 within 10 ms of the ceiling's | $(target "$(median d_p99_1024)" "<" 10) |
 | envelope of 100 records: ≥ 300,000 records/s | $(target "$(median env_recs)" ">=" 300000) |
+EOF
+has contracts && cat <<EOF
+| envelope of 100 orders with a schema: ≥ 60% of the records/s without | $(target "$(median r_contract)" ">=" 0.6) |
+EOF
+has sse && cat <<EOF
 | SSE p99 < 250 ms at $small clients × 100/s | $(target "$(median "gateway_${small}_100_p99")" "<" 250) |
 | SSE memory per idle client < 16 KiB ($big clients) | $(target "$(median "gateway_${big}_idle_kib")" "<" 16) |
 | SSE CPU per event ≤ 2 × Nchan's ($small clients, 100/s) | $(target "$(median "r_cpu_${small}_100")" "<" 2.0001) |
 | SSE CPU per event ≤ 2 × Nchan's ($big clients, 100/s) | $(target "$(median "r_cpu_${big}_100")" "<" 2.0001) |
 EOF
+has status && cat <<EOF
+| kafka_status scraped: produce requests/s ≥ 97% of without | $(target "$(median r_st_prod_rps)" ">=" 0.97) |
+| kafka_status scraped: SSE worker CPU per event ≤ 103% of without | $(target "$(median r_st_sse_cpu)" "<" 1.0301) |
+EOF
+true
 } > "$work/report.md"
+
+if has capture; then
+case $CAPTURE_PIN in
+    gateway) pinning="the gateway (one nginx: the worker with librdkafka's threads, and
+the upstream \`server\`) alone on CPU 0; wrk${CAP_BROKER:+ and the dev broker} on CPU 1
+(\`taskset\`), in every cell" ;;
+    broker) pinning="${CAP_BROKER:+the dev broker alone on CPU 1; }the gateway (one nginx:
+the worker with librdkafka's threads, and the upstream \`server\`) and wrk
+on CPU 0 (\`taskset\`), in every cell" ;;
+    *) pinning="none (BENCH_CAPTURE_PIN=off): the scheduler places the gateway,
+wrk and the dev broker" ;;
+esac
+cat > "$work/capture.md" <<EOF
+
+## Capture (\`kafka_log\`)
+
+\`proxy_pass\` to an upstream in the same nginx answering 1 KiB (keepalive),
+wrk POSTing 1 KiB bodies; with \`kafka_log\` (CloudEvents, both bodies: a
+record of a 1 KiB value and a 1 KiB header per request) and without.
+*capture alone*: no location waits for acks (the producer's \`linger.ms\`
+is 5); *next to kafka_produce*: the same nginx also has a \`kafka_produce\`
+location with acks (\`linger.ms\` 0.5), unused during the cells.
+*saturated*: wrk as fast as the gateway answers; *paced*: each connection
+waits ${CAPTURE_DELAY_MS} ms before each request, a load below both cells' capacity.
+*worker CPU µs/request*: the worker process's CPU time (its event loop,
+librdkafka's threads, the upstream \`server\`) over the cell / requests.
+
+CPU placement: $pinning.
+Load average (1, 5, 15 min) before: $CAP_LOAD0; after: $CAP_LOAD1.
+
+| gateway | cell | requests/s | p50 ms | p99 ms | worker CPU µs/request | non-2xx |
+|---|---|---|---|---|---|---|
+EOF
+for tag in cap capack; do
+    case $tag in
+        cap) where="capture alone" ;;
+        capack) where="next to kafka_produce" ;;
+    esac
+    for c in without with paced_without paced_with; do
+        case $c in
+            without) label="saturated, without \`kafka_log\`" ;;
+            with) label="saturated, \`kafka_log\` both bodies" ;;
+            paced_without) label="paced, without" ;;
+            paced_with) label="paced, \`kafka_log\`" ;;
+        esac
+        k=${tag}_$c
+        echo "| $where | $label | $(summary "${k}_rps" %.0f) | $(summary "${k}_p50" %.2f) | $(summary "${k}_p99" %.2f) | $(summary "${k}_cpu_us" %.1f) | $(sum "${k}_bad") |"
+    done
+done >> "$work/capture.md"
+cat >> "$work/capture.md" <<EOF
+
+| target | gateway | figure | status |
+|---|---|---|---|
+| requests/s with / without ≥ 90% (saturated) | capture alone | $(summary r_cap %.3f) | $(target "$(median r_cap)" ">=" 0.9) |
+| p99 with − without < 0.5 ms (paced) | capture alone | $(summary d_p99_paced_cap %.2f) | $(target "$(median d_p99_paced_cap)" "<" 0.5) |
+| p99 with − without < 0.5 ms (saturated) | capture alone | $(summary d_p99_cap %.2f) | $(target "$(median d_p99_cap)" "<" 0.5) |
+| requests/s with / without ≥ 90% (saturated) | next to kafka_produce | $(summary r_capack %.3f) | $(target "$(median r_capack)" ">=" 0.9) |
+| p99 with − without < 0.5 ms (paced) | next to kafka_produce | $(summary d_p99_paced_capack %.2f) | $(target "$(median d_p99_paced_capack)" "<" 0.5) |
+| p99 with − without < 0.5 ms (saturated) | next to kafka_produce | $(summary d_p99_capack %.2f) | $(target "$(median d_p99_capack)" "<" 0.5) |
+
+Worker CPU per request (saturated), with / without: capture alone
+$(summary r_cpu_cap %.3f), next to kafka_produce $(summary r_cpu_capack %.3f).
+EOF
+
+if [ "$PARTS" = " capture " ]; then
+    OUT=${BENCH_OUT:-$top/bench/results/$(date -u +%F)-capture.md}
+    sed -n '1,/^## Targets/p' "$work/report.md" | sed '$d' > "$work/head.md"
+    cat "$work/head.md" "$work/capture.md" > "$work/report.md"
+else
+    cat "$work/capture.md" >> "$work/report.md"
+fi
+fi
 
 mkdir -p "$(dirname "$OUT")"
 cp "$work/report.md" "$OUT"

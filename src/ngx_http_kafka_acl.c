@@ -16,6 +16,7 @@
 #include "ngx_http_kafka_rest.h"
 #include "ngx_http_kafka_jwt.h"
 #include "ngx_http_kafka_acl.h"
+#include "ngx_http_kafka_status.h"
 
 
 static ngx_int_t ngx_http_kafka_jwt_acl_allows(ngx_http_request_t *r,
@@ -60,12 +61,25 @@ ngx_http_kafka_jwt_authorize(ngx_http_request_t *r, ngx_str_t *topic,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    verb = (action == NGX_HTTP_KAFKA_ACTION_PRODUCE) ? "produce to"
-                                                      : "consume from";
+    switch (action) {
+
+    case NGX_HTTP_KAFKA_ACTION_PRODUCE:
+        verb = "produce to";
+        break;
+
+    case NGX_HTTP_KAFKA_ACTION_CONSUME:
+        verb = "consume from";
+        break;
+
+    default:
+        verb = "produce to or consume from";
+    }
 
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                   "kafka acl: not authorized to %s topic \"%V\"",
                   verb, topic);
+
+    ngx_http_kafka_status_acl_rejected();
 
     if (ngx_http_kafka_jwt_error_page(r, NGX_HTTP_FORBIDDEN) == NGX_OK) {
         return NGX_HTTP_FORBIDDEN;
@@ -101,9 +115,33 @@ ngx_http_kafka_jwt_authorize(ngx_http_request_t *r, ngx_str_t *topic,
 
 
 /*
+ * The same decision without an answer, for handlers that list topics
+ * (kafka_metadata, the catalog): NGX_OK if the location has no
+ * kafka_acl_claim or the token's grants allow the action on the topic,
+ * NGX_DECLINED if not, NGX_ERROR on an internal error.
+ */
+
+ngx_int_t
+ngx_http_kafka_jwt_allowed(ngx_http_request_t *r, ngx_str_t *topic,
+    ngx_uint_t action)
+{
+    ngx_http_kafka_jwt_loc_conf_t  *jlcf;
+
+    jlcf = ngx_http_get_module_loc_conf(r, ngx_http_kafka_jwt_module);
+
+    if (jlcf->acl_claim.len == 0) {
+        return NGX_OK;
+    }
+
+    return ngx_http_kafka_jwt_acl_allows(r, jlcf, topic, action);
+}
+
+
+/*
  * NGX_OK if the grants in the ACL claim of the verified token allow the
- * action on the topic, NGX_DECLINED if not (or if there is no verified
- * token), NGX_ERROR on an internal error.
+ * action (any of the NGX_HTTP_KAFKA_ACTION_* bits) on the topic,
+ * NGX_DECLINED if not (or if there is no verified token), NGX_ERROR on an
+ * internal error.
  */
 
 static ngx_int_t
@@ -201,7 +239,7 @@ ngx_http_kafka_jwt_acl_grant(u_char *p, u_char *last, ngx_str_t *topic,
         && ngx_strncmp(p, "kafka:produce:", sizeof("kafka:produce:") - 1)
            == 0)
     {
-        if (action != NGX_HTTP_KAFKA_ACTION_PRODUCE) {
+        if (!(action & NGX_HTTP_KAFKA_ACTION_PRODUCE)) {
             return NGX_DECLINED;
         }
 
@@ -212,7 +250,7 @@ ngx_http_kafka_jwt_acl_grant(u_char *p, u_char *last, ngx_str_t *topic,
                               sizeof("kafka:consume:") - 1)
                   == 0)
     {
-        if (action != NGX_HTTP_KAFKA_ACTION_CONSUME) {
+        if (!(action & NGX_HTTP_KAFKA_ACTION_CONSUME)) {
             return NGX_DECLINED;
         }
 

@@ -26,6 +26,14 @@
 ngx_int_t ngx_http_kafka_jwt_authorize(ngx_http_request_t *r,
     ngx_str_t *topic, ngx_uint_t action);
 
+/*
+ * The same decision without an answer (NGX_OK, NGX_DECLINED, NGX_ERROR),
+ * for handlers that list topics.  In both, "action" is a mask of
+ * NGX_HTTP_KAFKA_ACTION_* bits: a grant for any of them allows.
+ */
+ngx_int_t ngx_http_kafka_jwt_allowed(ngx_http_request_t *r,
+    ngx_str_t *topic, ngx_uint_t action);
+
 ngx_int_t ngx_http_kafka_jwt_acl_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 

@@ -12,6 +12,7 @@
 
 #include "ngx_http_kafka_module.h"
 #include "ngx_http_kafka_bridge.h"
+#include "ngx_http_kafka_status.h"
 
 
 static void ngx_http_kafka_bridge_handler(ngx_event_t *rev);
@@ -62,11 +63,17 @@ ngx_http_kafka_log_event(ngx_log_t *log, rd_kafka_event_t *ev,
         if (rd_kafka_event_error_is_fatal(ev)) {
             ngx_log_error(NGX_LOG_CRIT, log, 0, "kafka %s: fatal error: %s",
                           client, rd_kafka_event_error_string(ev));
+            ngx_http_kafka_status_fatal(client,
+                                        rd_kafka_event_error_string(ev));
             return;
         }
 
         ngx_http_kafka_health_error(log, health, client, err,
                                     rd_kafka_event_error_string(ev));
+        return;
+
+    case RD_KAFKA_EVENT_STATS:
+        ngx_http_kafka_status_stats(client, rd_kafka_event_stats(ev));
         return;
 
     default:
@@ -269,7 +276,9 @@ ngx_http_kafka_client_new(rd_kafka_type_t type, rd_kafka_conf_t *template,
         return NULL;
     }
 
-    rd_kafka_conf_set_events(conf, events);
+    /* statistics come only with statistics.interval.ms set */
+
+    rd_kafka_conf_set_events(conf, events | RD_KAFKA_EVENT_STATS);
 
     rk = rd_kafka_new(type, conf, errstr, sizeof(errstr));
     if (rk == NULL) {

@@ -14,6 +14,7 @@
 #include "ngx_http_kafka_bridge.h"
 #include "ngx_http_kafka_consumer.h"
 #include "ngx_http_kafka_lookup.h"
+#include "ngx_http_kafka_status.h"
 
 
 /*
@@ -128,6 +129,7 @@ typedef struct {
 static void ngx_http_kafka_consumer_closing(void *data, rd_kafka_event_t *ev);
 static ngx_uint_t ngx_http_kafka_consumer_closed(void *data);
 static ngx_int_t ngx_http_kafka_consumer_serve(void *data);
+static void ngx_http_kafka_consumer_lag(ngx_http_kafka_consumer_t *kc);
 static void ngx_http_kafka_consumer_record(ngx_http_kafka_consumer_t *kc,
     const rd_kafka_message_t *msg);
 static void ngx_http_kafka_consumer_eof(ngx_http_kafka_consumer_t *kc,
@@ -408,6 +410,11 @@ ngx_http_kafka_consumer_serve(void *data)
 
             break;
 
+        case RD_KAFKA_EVENT_STATS:
+            ngx_http_kafka_consumer_lag(kc);
+            ngx_http_kafka_log_event(kc->log, ev, &kc->health, "consumer");
+            break;
+
         case RD_KAFKA_EVENT_ERROR:
             err = rd_kafka_event_error(ev);
 
@@ -433,6 +440,70 @@ ngx_http_kafka_consumer_serve(void *data)
     }
 
     return NGX_AGAIN;
+}
+
+
+/*
+ * On each statistics event: for every topic with subscribers, how far the
+ * subscriber furthest behind is from the high watermark, max over the
+ * partitions.  The watermarks are librdkafka's cached ones (from fetch
+ * responses): no request to a broker.
+ */
+
+static void
+ngx_http_kafka_consumer_lag(ngx_http_kafka_consumer_t *kc)
+{
+    int32_t                  p;
+    int64_t                  low, high, next, lag;
+    ngx_queue_t             *q;
+    ngx_rbtree_node_t       *node, *root, *sentinel;
+    ngx_http_kafka_sub_t    *sub;
+    ngx_http_kafka_topic_t  *topic;
+
+    sentinel = kc->topics.sentinel;
+    root = kc->topics.root;
+
+    if (root == sentinel) {
+        return;
+    }
+
+    for (node = ngx_rbtree_min(root, sentinel);
+         node;
+         node = ngx_rbtree_next(&kc->topics, node))
+    {
+        topic = (ngx_http_kafka_topic_t *) node;
+        lag = 0;
+
+        for (p = 0; p < topic->npartitions; p++) {
+            if (rd_kafka_get_watermark_offsets(kc->rk,
+                                               (char *) topic->sn.str.data,
+                                               p, &low, &high)
+                != RD_KAFKA_RESP_ERR_NO_ERROR
+                || high < 0)
+            {
+                continue;
+            }
+
+            for (q = ngx_queue_head(&topic->subs);
+                 q != ngx_queue_sentinel(&topic->subs);
+                 q = ngx_queue_next(q))
+            {
+                sub = ngx_queue_data(q, ngx_http_kafka_sub_t, queue);
+
+                if (p >= sub->npartitions) {
+                    continue;
+                }
+
+                next = ngx_max(sub->next[p], low);
+
+                if (high - next > lag) {
+                    lag = high - next;
+                }
+            }
+        }
+
+        ngx_http_kafka_status_sse_lag(&topic->sn.str, lag);
+    }
 }
 
 

@@ -64,6 +64,12 @@ ngx_http_kafka_entry(ngx_http_request_t *r, ngx_http_kafka_entry_t *entry,
         }
     }
 
+    /* a handler without a topic (kafka_status, kafka_health) */
+
+    if (cv == NULL) {
+        return NGX_DECLINED;
+    }
+
     if (ngx_http_complex_value(r, cv, &value) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }

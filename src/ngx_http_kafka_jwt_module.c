@@ -16,6 +16,7 @@
 #include "ngx_http_kafka_rest.h"
 #include "ngx_http_kafka_jwt.h"
 #include "ngx_http_kafka_acl.h"
+#include "ngx_http_kafka_status.h"
 
 
 /*
@@ -299,6 +300,7 @@ ngx_http_kafka_jwt_handler(ngx_http_request_t *r)
                       "kafka jwt: no bearer token was provided");
 
         ctx->status = NGX_HTTP_UNAUTHORIZED;
+        ngx_http_kafka_status_jwt_rejected(NULL);
         return ngx_http_kafka_jwt_reject(r, jlcf, &realm, NULL);
     }
 
@@ -318,6 +320,7 @@ ngx_http_kafka_jwt_handler(ngx_http_request_t *r)
                   "kafka jwt: token rejected: %s", reason);
 
     ctx->status = NGX_HTTP_UNAUTHORIZED;
+    ngx_http_kafka_status_jwt_rejected(reason);
     return ngx_http_kafka_jwt_reject(r, jlcf, &realm, reason);
 }
 

@@ -597,6 +597,16 @@ ngx_http_kafka_conf_defaults(rd_kafka_conf_t *conf,
         return NGX_ERROR;
     }
 
+    /* kafka_status and kafka_health read the clients' statistics */
+
+    if (kmcf->stats_used
+        && ngx_http_kafka_conf_set(conf, "statistics.interval.ms", "1000",
+                                   log)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
     if (role != NGX_HTTP_KAFKA_ROLE_PRODUCER) {
         if (ngx_http_kafka_conf_set(conf, "enable.auto.commit", "false", log)
             != NGX_OK
@@ -612,17 +622,27 @@ ngx_http_kafka_conf_defaults(rd_kafka_conf_t *conf,
 
     /*
      * linger.ms: librdkafka waits 5 ms by default for a batch to fill.
-     * Every HTTP request waits for its ack, so that wait is paid by
-     * each request and caps a connection at 200 requests/s; under load
+     * A kafka_produce request waits for its ack, so that wait is paid
+     * by each request and caps a connection at 200 requests/s; under load
      * batches fill while earlier ones are in flight anyway.  0.5 ms
      * measured best on loopback (bench/): 0 sends tiny batches at a
      * high CPU cost, 1 and more only add latency.
+     *
+     * When no location waits for an ack (only kafka_log and
+     * kafka_produce_ack off produce), the wait is paid by nobody, and
+     * librdkafka's 5 ms costs far less CPU: at 0.5 to 3 ms its broker
+     * threads called poll() 10,000 to 50,000 times a second at 6,000
+     * to 17,000 records/s, at 5 ms a few hundred times (librdkafka 2.0.2,
+     * bench/results/ capture).  Acks and idempotence stay the same.
      */
 
     if (ngx_http_kafka_conf_set(conf, "enable.idempotence", "true", log)
         != NGX_OK
         || ngx_http_kafka_conf_set(conf, "acks", "all", log) != NGX_OK
-        || ngx_http_kafka_conf_set(conf, "linger.ms", "0.5", log) != NGX_OK)
+        || ngx_http_kafka_conf_set(conf, "linger.ms",
+                                   kmcf->produce_timeout_max ? "0.5" : "5",
+                                   log)
+           != NGX_OK)
     {
         return NGX_ERROR;
     }
@@ -687,6 +707,17 @@ ngx_http_kafka_conf_message_timeout(rd_kafka_conf_t *conf,
     ngx_msec_t  timeout;
 
     timeout = kmcf->produce_timeout_max;
+
+    /*
+     * No location waits for acks (only kafka_produce_ack off and
+     * kafka_log): librdkafka's own default, bounded on exit by
+     * kafka_shutdown_timeout.
+     */
+
+    if (timeout == 0) {
+        return NGX_OK;
+    }
+
     timeout = (timeout > 2000) ? timeout - 1000 : timeout / 2;
 
     if (timeout == 0) {

@@ -55,6 +55,7 @@ typedef struct {
 
     unsigned                    producer_used:1;
     unsigned                    consumer_used:1;
+    unsigned                    stats_used:1;  /* kafka_status, _health */
 } ngx_http_kafka_main_conf_t;
 
 
@@ -95,6 +96,7 @@ extern ngx_module_t  ngx_http_kafka_gateway_module;
 extern ngx_module_t  ngx_http_kafka_produce_module;
 extern ngx_module_t  ngx_http_kafka_jwt_module;
 extern ngx_module_t  ngx_http_kafka_sse_module;
+extern ngx_module_t  ngx_http_kafka_contract_module;
 
 
 /* ngx_http_kafka_module.c: configuration shared by all clients */

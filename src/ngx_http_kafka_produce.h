@@ -52,6 +52,8 @@ typedef struct {
     u_char                            *value;
     size_t                             value_len;
     int32_t                            partition;
+    u_char                            *annotation;  /* contract.c */
+    size_t                             annotation_len;
 } ngx_http_kafka_produce_record_t;
 
 
@@ -82,6 +84,9 @@ struct ngx_http_kafka_produce_ctx_s {
     ngx_http_kafka_produce_batch_t    *batch;
     ngx_event_t                        timer;
 
+    /* the header of records' contract annotations (contract.c) */
+    ngx_str_t                         *annotation_header;
+
     /* why the body was refused, set by ngx_http_kafka_rest_invalid() */
     ngx_uint_t                         invalid_code;
     ngx_str_t                          invalid;
@@ -90,6 +95,10 @@ struct ngx_http_kafka_produce_ctx_s {
     int32_t                            partition;
     int64_t                            offset;
     ngx_str_t                          error;
+
+    /* $kafka_ack_time: the last acknowledgement, from the request start */
+    ngx_msec_t                         ack_time;
+    unsigned                           acked:1;
 };
 
 

@@ -16,6 +16,8 @@
 #include "ngx_http_kafka_produce.h"
 #include "ngx_http_kafka_rest.h"
 #include "ngx_http_kafka_acl.h"
+#include "ngx_http_kafka_status.h"
+#include "ngx_http_kafka_contract.h"
 
 
 /*
@@ -204,6 +206,9 @@ static ngx_http_variable_t  ngx_http_kafka_produce_vars[] = {
 
     { ngx_string("kafka_error"), NULL, ngx_http_kafka_produce_variable,
       3, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("kafka_ack_time"), NULL, ngx_http_kafka_produce_variable,
+      4, NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
       ngx_http_null_variable
 };
@@ -400,6 +405,15 @@ ngx_http_kafka_produce_body_handler(ngx_http_request_t *r)
         return;
     }
 
+    /* the contracts: 422 or 404 produce nothing, or records are annotated */
+
+    rc = ngx_http_kafka_contract_check(r, ctx, &records);
+
+    if (rc != NGX_DECLINED) {
+        ngx_http_finalize_request(r, rc);
+        return;
+    }
+
     rc = ngx_http_kafka_produce_send(r, ctx, &records);
 
     if (rc == NGX_DONE) {
@@ -555,6 +569,8 @@ ngx_http_kafka_produce_send(ngx_http_request_t *r,
 
     err = ngx_http_kafka_produce_queue(r, ctx, rk, records, &common, batch,
                                        &queued);
+
+    ngx_http_kafka_status_produce_failed(&ctx->topic, records->nelts - queued);
 
     if (common.headers) {
         rd_kafka_headers_destroy(common.headers);
@@ -739,6 +755,17 @@ ngx_http_kafka_produce_queue(ngx_http_request_t *r,
         copy = common->headers ? rd_kafka_headers_copy(common->headers)
                                : NULL;
 
+        if (rec[i].annotation) {
+            if (copy == NULL) {
+                copy = rd_kafka_headers_new(1);
+            }
+
+            rd_kafka_header_add(copy,
+                                (char *) ctx->annotation_header->data,
+                                ctx->annotation_header->len,
+                                rec[i].annotation, rec[i].annotation_len);
+        }
+
         err = rd_kafka_producev(rk,
                   RD_KAFKA_V_TOPIC((char *) ctx->topic.data),
                   RD_KAFKA_V_PARTITION(rec[i].partition
@@ -840,6 +867,11 @@ ngx_http_kafka_produce_check_sizes(ngx_array_t *records, size_t key_len,
         *size = NGX_HTTP_KAFKA_RECORD_OVERHEAD + headers_size
                 + rec[i].value_len + (rec[i].key ? rec[i].key_len : key_len);
 
+        /* a contract annotation: a header of at most 255 name bytes */
+        if (rec[i].annotation) {
+            *size += 2 * 5 + 255 + rec[i].annotation_len;
+        }
+
         if (*size > max) {
             *index = i;
             return NGX_DECLINED;
@@ -933,6 +965,9 @@ static void
 ngx_http_kafka_produce_delivered(ngx_http_kafka_dr_t *dr,
     const rd_kafka_message_t *msg)
 {
+    ngx_uint_t                        i;
+    ngx_time_t                       *tp;
+    ngx_msec_int_t                    ms;
     ngx_connection_t                 *c;
     ngx_http_request_t               *r;
     ngx_http_kafka_produce_ctx_t     *ctx;
@@ -975,6 +1010,25 @@ ngx_http_kafka_produce_delivered(ngx_http_kafka_dr_t *dr,
     ctx = ngx_http_get_module_ctx(r, ngx_http_kafka_produce_module);
 
     ngx_http_set_log_request(c->log, r);
+
+    /* $kafka_ack_time: from the request's start, as $request_time */
+
+    tp = ngx_timeofday();
+    ms = (ngx_msec_int_t) ((tp->sec - r->start_sec) * 1000
+                           + (tp->msec - r->start_msec));
+    ctx->ack_time = ngx_max(ms, 0);
+    ctx->acked = 1;
+
+    for (i = 0; i < batch->ntokens; i++) {
+        if (batch->tokens[i].err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+            break;
+        }
+    }
+
+    if (i == batch->ntokens) {
+        /* the histogram holds requests whose every record was acked */
+        ngx_http_kafka_status_produce_ack(&ctx->topic, ctx->ack_time);
+    }
 
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, c->log, 0,
                    "kafka_produce: all %ui record(s) reported",
@@ -1112,6 +1166,23 @@ ngx_http_kafka_produce_variable(ngx_http_request_t *r,
         v->data = p;
         v->len = (data == 1) ? ngx_sprintf(p, "%D", ctx->partition) - p
                              : ngx_sprintf(p, "%L", ctx->offset) - p;
+        break;
+
+    case 4:
+        if (!ctx->acked) {
+            v->not_found = 1;
+            return NGX_OK;
+        }
+
+        p = ngx_pnalloc(r->pool, NGX_TIME_T_LEN + 4);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        v->data = p;
+        v->len = ngx_sprintf(p, "%T.%03M", (time_t) ctx->ack_time / 1000,
+                             ctx->ack_time % 1000)
+                 - p;
         break;
 
     default:

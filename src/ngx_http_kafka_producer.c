@@ -13,6 +13,7 @@
 #include "ngx_http_kafka_module.h"
 #include "ngx_http_kafka_bridge.h"
 #include "ngx_http_kafka_producer.h"
+#include "ngx_http_kafka_status.h"
 
 
 /* events served per wake-up before the bridge yields to other work */
@@ -235,6 +236,8 @@ ngx_http_kafka_producer_event(void *data, rd_kafka_event_t *ev)
                        "err %d opaque %p",
                        msg->partition, (off_t) msg->offset,
                        (int) msg->err, msg->_private);
+
+        ngx_http_kafka_status_delivered(msg);
 
         if (msg->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
             kp->stats.delivered++;

@@ -83,6 +83,8 @@ ngx_http_kafka_rest_parse(ngx_http_request_t *r,
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
+        ngx_memzero(record, sizeof(ngx_http_kafka_produce_record_t));
+
         /* a NULL value is a tombstone, an empty one is not */
 
         record->key = NULL;
@@ -204,6 +206,7 @@ ngx_http_kafka_rest_parse_record(ngx_http_request_t *r,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
+    ngx_memzero(record, sizeof(ngx_http_kafka_produce_record_t));
     record->partition = RD_KAFKA_PARTITION_UA;
 
     field = json_object_get(rec, "partition");

@@ -15,6 +15,7 @@
 
 #include "ngx_http_kafka_module.h"
 #include "ngx_http_kafka_consumer.h"
+#include "ngx_http_kafka_status.h"
 
 
 /*
@@ -139,6 +140,7 @@ typedef struct {
 
     ngx_uint_t                        state;
     const char                       *close_reason;
+    ngx_uint_t                        closed;    /* _STATUS_CLOSED_* */
 
     unsigned                          in_flush:1;
     unsigned                          id_stale:1;

@@ -83,6 +83,7 @@ ngx_http_kafka_sse_record(ngx_http_kafka_sub_t *sub,
     if (m == NULL) {
         ctx->overflow = 1;
         ctx->close_reason = "out of memory";
+        ctx->closed = NGX_HTTP_KAFKA_STATUS_CLOSED_ERROR;
         goto post;
     }
 
@@ -94,6 +95,7 @@ ngx_http_kafka_sse_record(ngx_http_kafka_sub_t *sub,
 
         ctx->overflow = 1;
         ctx->close_reason = "out of memory";
+        ctx->closed = NGX_HTTP_KAFKA_STATUS_CLOSED_ERROR;
         goto post;
     }
 
@@ -103,6 +105,8 @@ ngx_http_kafka_sse_record(ngx_http_kafka_sub_t *sub,
     p = ngx_http_kafka_sse_write_id(out->data, ctx);
 
     ngx_http_kafka_sse_append(ctx, out, p);
+
+    ngx_http_kafka_status_sse_event(&ctx->topic);
 
     return NGX_OK;
 

@@ -524,6 +524,8 @@ ngx_http_kafka_sse_start(ngx_http_request_t *r, ngx_http_kafka_sse_ctx_t *ctx,
     ctx->subscribed = 1;
     ctx->state = NGX_HTTP_KAFKA_SSE_STREAMING;
 
+    ngx_http_kafka_status_sse_open(&ctx->topic, ctx->nresume > 0);
+
     r->write_event_handler = ngx_http_kafka_sse_write_handler;
 
     ctx->heartbeat.handler = ngx_http_kafka_sse_heartbeat_handler;
@@ -689,6 +691,7 @@ ngx_http_kafka_sse_detach(ngx_http_kafka_sse_ctx_t *ctx)
     if (ctx->subscribed) {
         ngx_http_kafka_consumer_unsubscribe(&ctx->sub);
         ctx->subscribed = 0;
+        ngx_http_kafka_status_sse_closed(&ctx->topic, ctx->closed);
     }
 
     if (ctx->heartbeat.timer_set) {
@@ -863,6 +866,7 @@ ngx_http_kafka_sse_end_all(const char *reason)
             ngx_http_finalize_request(r, rc);
 
         } else {
+            ctx->closed = NGX_HTTP_KAFKA_STATUS_CLOSED_RELOAD;
             ngx_http_kafka_sse_close(ctx, reason);
         }
 

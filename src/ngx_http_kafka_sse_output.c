@@ -400,6 +400,11 @@ ngx_http_kafka_sse_write_handler(ngx_http_request_t *r)
         ngx_log_error(NGX_LOG_INFO, c->log, NGX_ETIMEDOUT,
                       "client timed out");
         c->timedout = 1;
+
+        if (ctx) {
+            ctx->closed = NGX_HTTP_KAFKA_STATUS_CLOSED_SLOW;
+        }
+
         ngx_http_finalize_request(r, NGX_HTTP_REQUEST_TIME_OUT);
         return;
     }
@@ -441,6 +446,7 @@ ngx_http_kafka_sse_heartbeat_handler(ngx_event_t *ev)
                       "nothing for %M ms, %uz bytes queued",
                       ngx_current_msec - ctx->paused_since, ctx->queued);
 
+        ctx->closed = NGX_HTTP_KAFKA_STATUS_CLOSED_SLOW;
         ngx_http_kafka_sse_close(ctx, "the client did not read its events "
                                  "fast enough (kafka_consume_buffer full)");
         ngx_http_run_posted_requests(ctx->request->connection);

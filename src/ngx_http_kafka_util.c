@@ -263,6 +263,10 @@ ngx_http_kafka_utf8_valid(u_char *p, size_t len)
     size_t   n;
     u_char  *last;
 
+    if (len == 0) {
+        return 1;            /* an empty ngx_str_t's data may be NULL */
+    }
+
     last = p + len;
 
     while (p < last) {
@@ -289,6 +293,10 @@ ngx_http_kafka_json_escape_len(u_char *src, size_t len)
 {
     size_t   n, size;
     u_char  *last;
+
+    if (len == 0) {
+        return 0;            /* an empty ngx_str_t's data may be NULL */
+    }
 
     size = 0;
     last = src + len;
@@ -332,6 +340,10 @@ ngx_http_kafka_json_escape(u_char *dst, u_char *src, size_t len)
     size_t          n;
     u_char         *last;
     static u_char   hex[] = "0123456789abcdef";
+
+    if (len == 0) {
+        return dst;          /* an empty ngx_str_t's data may be NULL */
+    }
 
     last = src + len;
 

@@ -1,199 +1,140 @@
-# The per-worker client core: configuration checks at "nginx -t", the
-# event bridge, and reload/quit with the broker up and down.
+# The per-worker client core: configuration checks at start (nginx fails
+# to start, as "nginx -t" fails), and the event bridge.  "nginx -t" itself,
+# reload and quit with the broker up and down: t/fault-nginx.t.
 
-use strict;
-use warnings;
+use Test::Nginx::Socket 'no_plan';
+use KafkaGateway::Blocks;
 
-use lib 't/lib';
-use File::Temp qw(tempdir);
-use POSIX ();
-use Test::More;
-use Time::HiRes qw(time sleep);
-use KafkaGateway::Test qw(start_broker start_nginx http_request wait_until
-                          dump_topic check_error_log_clean free_port);
-use KafkaGateway::Features qw(nginx_lacks);
+master_on();
+workers(1);
+log_level('debug');
+no_shuffle();
 
-plan skip_all => 'no dev broker (run "make test")'
-    unless -x ($ENV{KAFKA_DEV_BROKER} || 'build/kafka-dev-broker');
+add_block_preprocessor(sub {
+    my $block = shift;
 
-my $nginx_bin = $ENV{TEST_NGINX_BINARY} || '/usr/sbin/nginx';
+    if (!defined $block->http_config) {
+        $block->set_value("http_config",
+                          "kafka_brokers \$TEST_NGINX_KAFKA_BROKERS;");
+    }
 
-# Runs "nginx -t" on a configuration; returns (exit status, output).
-sub nginx_t {
-    my ($server, %opts) = @_;
-    my $prefix = tempdir('kgw-t-XXXXXX', TMPDIR => 1, CLEANUP => 1);
-    mkdir "$prefix/$_" for qw(conf logs);
-    my $ngx = bless { prefix => $prefix, port => free_port(), opts => {} },
-                    'KafkaGateway::Test::Nginx';
-    $ngx->write_config($server, %opts);
-    my $out = `$nginx_bin -t -p $prefix/ -c conf/nginx.conf -e logs/error.log 2>&1`;
-    return ($? >> 8, $out);
-}
-
-my $broker = start_broker(brokers => 1, topics => ['core:2']);
-my $bs = $broker->bootstrap;
-
-my $produce = <<"_EOC_";
+    if (!defined $block->config) {
+        $block->set_value("config", <<'_EOC_');
     location /p {
         kafka_produce core;
         kafka_produce_timeout 3s;
     }
 _EOC_
+    }
 
+    if (!defined $block->no_error_log && !defined $block->error_log) {
+        $block->set_value("no_error_log", "[error]\n[alert]\n[crit]");
+    }
+});
 
-# nginx -t
+run_tests();
 
-{
-    my ($rc, $out) = nginx_t($produce, http_config => "kafka_brokers $bs;");
-    is($rc, 0, 'nginx -t: a valid configuration passes');
-    like($out, qr/test is successful/, '... and says so');
-}
+__DATA__
 
-{
-    my ($rc, $out) = nginx_t($produce, http_config => <<"_EOC_");
-    kafka_brokers $bs;
+=== TEST 1: an unknown librdkafka property fails, with librdkafka's message and the file:line
+--- http_config
+    kafka_brokers $TEST_NGINX_KAFKA_BROKERS;
     kafka_property no.such.property 1;
-_EOC_
-    isnt($rc, 0, 'nginx -t: an unknown librdkafka property fails');
-    like($out, qr/\[emerg\].*No such configuration property: "no\.such\.property".*nginx\.conf:\d+/,
-         '... with librdkafka\'s message and the file:line');
-}
+--- must_die
+--- error_log eval
+qr/\[emerg\].*No such configuration property: "no\.such\.property".*nginx\.conf:\d+/
 
-{
-    my ($rc, $out) = nginx_t($produce, http_config => <<"_EOC_");
-    kafka_brokers $bs;
+
+
+=== TEST 2: an invalid property value fails, naming the property and the line
+--- http_config
+    kafka_brokers $TEST_NGINX_KAFKA_BROKERS;
     kafka_producer_property linger.ms banana;
-_EOC_
-    isnt($rc, 0, 'nginx -t: an invalid property value fails');
-    like($out, qr/\[emerg\].*linger\.ms.*nginx\.conf:\d+/,
-         '... naming the property and the line');
-}
-
-# properties the module's guarantees rest on: log.queue false left the
-# worker unable to start, delivery.report.only.error true made every
-# acknowledged request wait for its timeout
-for my $owned ('kafka_property log.queue false',
-               'kafka_producer_property delivery.report.only.error true') {
-    my ($rc, $out) = nginx_t($produce, http_config => <<"_EOC_");
-    kafka_brokers $bs;
-    $owned;
-_EOC_
-    my ($name) = $owned =~ /^\S+ (\S+)/;
-    isnt($rc, 0, "nginx -t: $name cannot be changed");
-    like($out, qr/\[emerg\].*"\Q$name\E" cannot be changed.*nginx\.conf:\d+/,
-         '... saying why, at its line');
-}
-
-{
-    my ($rc, $out) = nginx_t($produce);
-    isnt($rc, 0, 'nginx -t: kafka_produce without kafka_brokers fails');
-    like($out, qr/\[emerg\].*kafka_brokers/, '... saying what is missing');
-}
-
-for my $bad ('', '127.0.0.1:99999', 'a:1,,b:2', 'host:port') {
-    my ($rc, $out) = nginx_t($produce,
-                             http_config => "kafka_brokers \"$bad\";");
-    isnt($rc, 0, "nginx -t: kafka_brokers \"$bad\" fails");
-    like($out, qr/\[emerg\].*nginx\.conf:\d+/, '... at its line');
-}
-
-{
-    my ($rc, $out) = nginx_t($produce, http_config => <<"_EOC_");
-    kafka_brokers $bs;
-    kafka_producer_property acks 1;
-_EOC_
-    isnt($rc, 0, 'nginx -t: acks=1 with the default idempotence fails');
-    like($out, qr/\[emerg\].*(idempotence|acks)/i,
-         '... with librdkafka\'s reason');
-}
+--- must_die
+--- error_log eval
+qr/\[emerg\].*linger\.ms.*nginx\.conf:\d+/
 
 
-# The bridge: a delivery report reaches the worker (debug log, when nginx
-# has one), and the answer carries its partition and offset.
 
-my $no_debug = nginx_lacks('debug');
-
-my $ngx = start_nginx($produce, http_config => "kafka_brokers $bs;",
-                      log_level => 'debug');
-{
-    my $res = http_request(nginx => $ngx, method => 'POST', path => '/p',
-                           body => 'bridge');
-    is($res->{status}, 200, 'produce through the bridge: 200');
-    my ($p, $o) = $res->{body} =~ /"partition":(\d+),"offset":(\d+)/;
-    ok(defined $o, 'the answer has a partition and an offset');
-    SKIP: {
-        skip $no_debug, 1 if $no_debug;
-        like($ngx->error_log,
-             qr/kafka delivery report: partition $p offset $o\b/,
-             'the delivery report was served in the worker (debug log)');
-    }
-    my ($rec) = grep { $_->{partition} == $p && $_->{offset} == $o }
-                @{ dump_topic($bs, 'core') };
-    is($rec && $rec->{value}, 'bridge', 'the record is in Kafka there');
-}
+=== TEST 3: log.queue cannot be changed (false left the worker unable to start)
+--- http_config
+    kafka_brokers $TEST_NGINX_KAFKA_BROKERS;
+    kafka_property log.queue false;
+--- must_die
+--- error_log eval
+qr/\[emerg\].*"log\.queue" cannot be changed.*nginx\.conf:\d+/
 
 
-# Reload and quit with the broker up.
 
-{
-    my $t0 = time;
-    $ngx->reload;
-    my $took = time - $t0;
-    ok($took < 1, sprintf 'reload with the broker up: %.3f s', $took);
-    my $res = http_request(nginx => $ngx, method => 'POST', path => '/p',
-                           body => 'after reload');
-    is($res->{status}, 200, 'the new worker produces');
-}
-
-my $quit = $ngx->quit(timeout => 10);
-ok(defined $quit && $quit < 2,
-   sprintf 'quit with the broker up: %.3f s', $quit // -1);
-check_error_log_clean($ngx);
+=== TEST 4: delivery.report.only.error cannot be changed (true made every acknowledged request wait for its timeout)
+--- http_config
+    kafka_brokers $TEST_NGINX_KAFKA_BROKERS;
+    kafka_producer_property delivery.report.only.error true;
+--- must_die
+--- error_log eval
+qr/\[emerg\].*"delivery\.report\.only\.error" cannot be changed.*nginx\.conf:\d+/
 
 
-# Reload and quit with the broker down, and with a request waiting for
-# its acknowledgement.
 
-$ngx = start_nginx($produce, http_config => <<"_EOC_");
-    kafka_brokers $bs;
-    kafka_shutdown_timeout 1s;
-_EOC_
-is(http_request(nginx => $ngx, method => 'POST', path => '/p',
-                body => 'warm up')->{status}, 200, 'connected to the broker');
+=== TEST 5: kafka_produce without kafka_brokers fails, saying what is missing
+--- http_config
+--- must_die
+--- error_log eval
+qr/\[emerg\].*kafka_brokers/
 
-$broker->control('down all');
 
-{
-    my $t0 = time;
-    $ngx->reload;
-    my $took = time - $t0;
-    ok($took < 1, sprintf 'reload with the broker down: %.3f s', $took);
 
-    my $res = http_request(nginx => $ngx, method => 'POST', path => '/p',
-                           body => 'lost', timeout => 10);
-    is($res->{status}, 503, 'broker down: 503 within kafka_produce_timeout');
-    like($res->{body}, qr/^\{"error_code":50\d\d\d,/, '... with a JSON body');
-}
+=== TEST 6: kafka_brokers "" fails at its line
+--- http_config
+    kafka_brokers "";
+--- must_die
+--- error_log eval
+qr/\[emerg\].*nginx\.conf:\d+/
 
-{
-    # a request waits for its acknowledgement while nginx is told to quit
-    my $pid = fork;
-    if ($pid == 0) {
-        http_request(nginx => $ngx, method => 'POST', path => '/p',
-                     body => 'in flight', timeout => 10);
-        POSIX::_exit(0);
-    }
-    sleep 0.5;
 
-    my $quit = $ngx->quit(timeout => 15);
-    waitpid $pid, 0;
-    ok(defined $quit && $quit < 4,
-       sprintf 'quit with the broker down and a request in flight: %.3f s '
-               . '(kafka_shutdown_timeout 1s)', $quit // -1);
-    unlike($ngx->error_log, qr/open socket #\d+ left|\[alert\]/,
-           'no "open socket left" or other alerts');
-}
 
-$broker->control('up all');
+=== TEST 7: kafka_brokers "127.0.0.1:99999" fails at its line
+--- http_config
+    kafka_brokers "127.0.0.1:99999";
+--- must_die
+--- error_log eval
+qr/\[emerg\].*nginx\.conf:\d+/
 
-done_testing();
+
+
+=== TEST 8: kafka_brokers "a:1,,b:2" fails at its line
+--- http_config
+    kafka_brokers "a:1,,b:2";
+--- must_die
+--- error_log eval
+qr/\[emerg\].*nginx\.conf:\d+/
+
+
+
+=== TEST 9: kafka_brokers "host:port" fails at its line
+--- http_config
+    kafka_brokers "host:port";
+--- must_die
+--- error_log eval
+qr/\[emerg\].*nginx\.conf:\d+/
+
+
+
+=== TEST 10: the bridge: a delivery report reaches the worker and the answer carries its partition and offset
+The topic has one partition and this is its first record: partition 0,
+offset 0, in the answer, the worker's debug log and Kafka.
+--- kafka_topics: core:1
+--- request
+POST /p
+bridge
+--- error_code: 200
+--- response_body_like: "partition":0,"offset":0,
+--- kafka_topic: core
+--- kafka_records eval
+[ { key => undef, value => 'bridge', partition => 0 } ]
+--- error_log
+kafka delivery report: partition 0 offset 0
+--- no_error_log
+[error]
+[alert]
+[crit]

@@ -1,10 +1,17 @@
-# One SSE client follows a topic while records flow, across faults: every
-# broker down and back, a reload, kill -9 of its worker, and a move to a
-# second nginx instance sharing the broker (read from A, reconnect to B
-# with the last id).  Whenever its stream ends or breaks it reconnects with
-# its last id, as a browser does.  At the end, what it received must be
-# exactly what is in Kafka: every partition's records in offset order, no
-# gap, nothing twice.
+# SSE across faults.
+#
+# First a reload with clients connected: the old worker ends its streams at
+# once (a final comment, a proper end) and exits promptly, with no open
+# socket left; clients that reconnect with their last id miss nothing and
+# get nothing twice.
+#
+# Then one SSE client follows a topic while records flow, across faults:
+# every broker down and back, a reload, kill -9 of its worker, and a move
+# to a second nginx instance sharing the broker (read from A, reconnect to
+# B with the last id).  Whenever its stream ends or breaks it reconnects
+# with its last id, as a browser does.  At the end, what it received must
+# be exactly what is in Kafka: every partition's records in offset order,
+# no gap, nothing twice.
 
 use strict;
 use warnings;
@@ -37,6 +44,10 @@ my $locations = <<'_EOC_';
         kafka_consume_heartbeat 1s;
         kafka_consume_timeout 2s;
     }
+    location ~ ^/r/(?<t>[^/]+)$ {
+        kafka_consume_sse $t;
+        kafka_consume_format json;
+    }
     location = /produce {
         kafka_produce $arg_topic;
         kafka_produce_partition $arg_partition;
@@ -48,6 +59,74 @@ my $http = "kafka_brokers $bs;\n"
 
 my $na = start_nginx($locations, http_config => $http);
 my $nb = start_nginx($locations, http_config => $http, port => free_port());
+
+
+# 0. A reload with three clients connected, on a topic of its own.
+
+sub produce_one {
+    my ($topic, $value) = @_;
+    my $r = http_request(nginx => $na, method => 'POST',
+                         path => "/produce?topic=$topic&partition=0",
+                         body => $value);
+    die "produce to $topic: $r->{status} $r->{body}" if $r->{status} != 200;
+}
+
+{
+    my $topic = 'fault-sse-reload';
+    produce_one($topic, 'before');
+
+    my @clients = map { sse_open_at($na->port, "/r/$topic") } 1 .. 3;
+    sse_read($_, 5, until => sub { defined $_[0]{last_id} }) for @clients;
+
+    produce_one($topic, "a$_") for 1 .. 3;
+    sse_read($_, 5, until => sub { @{ $_[0]{events} } >= 3 }) for @clients;
+
+    my ($old) = $na->workers;
+    my $t0 = time();
+    $na->reload;
+
+    my $gone = wait_until { !kill(0, $old) && time() - $t0 } 5;
+
+    ok(defined $gone && $gone < 3,
+       'reload: the old worker exits promptly: '
+       . (defined $gone ? sprintf('%.2f', $gone) : 'never') . ' s');
+
+    for my $c (@clients) {
+        sse_read($c, 3);
+    }
+
+    ok((grep { $_->{ended} && grep { /^closing: the server is restarting/ }
+                                @{ $_->{comments} } } @clients) == 3,
+       'reload: every stream ended with a comment saying why');
+    ok((grep { $_->{complete} } @clients) == 3,
+       'reload: and a proper end of response');
+
+    # records produced while the clients are away
+
+    produce_one($topic, "b$_") for 1 .. 3;
+
+    for my $c (@clients) {
+        sse_close($c);
+        my $r = sse_open_at($na->port, "/r/$topic",
+                            'Last-Event-ID' => $c->{last_id});
+        sse_read($r, 8, until => sub { @{ $_[0]{events} } >= 3 });
+        sse_read($r, 0.3) unless $r->{ended};
+        sse_close($r);
+        $c->{after} = [ map { /"value":"([^"]*)"/ ? $1 : '?' }
+                        map { $_->{data} } @{ $r->{events} } ];
+    }
+
+    is_deeply([ map { join ',', @{ $_->{after} } } @clients ],
+              [ ('b1,b2,b3') x 3 ],
+              'reload: each client resumes with exactly the records it '
+              . 'missed');
+
+    my $log = $na->error_log;
+    unlike($log, qr/open socket/,
+           'reload: no open socket left in the old worker');
+    unlike($log, qr/\[(alert|crit|emerg|error)\]/,
+           'reload: no errors in the error log');
+}
 
 # The records: a child produces through instance B, round robin over the
 # partitions, until told to stop.  What counts is what Kafka holds.

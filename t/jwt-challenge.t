@@ -24,22 +24,22 @@ my $keys = make_keys(tempdir(CLEANUP => 1));
 $ENV{TEST_NGINX_JWT_KEYS} = $keys;
 
 our $ES = jwt_sign('ES256', "$keys/ec.pem",
-                   { sub => 'alice', exp => time + 300, roles => ['a'] });
+                   { sub => 'alice', exp => time + 3600, roles => ['a'] });
 our $EXPIRED = jwt_sign('ES256', "$keys/ec.pem",
                         { sub => 'alice', exp => time - 60 });
 our $NONE = jwt_raw('{"alg":"none"}', '{"sub":"root"}') . 'c2ln';
 our $INJECT = jwt_sign('ES256', "$keys/ec.pem",
                        { sub => "a\r\nSet-Cookie: evil=1", name => "ok",
-                         exp => time + 300 });
+                         exp => time + 3600 });
 our $INJECT_LF = jwt_sign('ES256', "$keys/ec.pem",
                           { sub => "a\nX-Evil: 1", name => "ok",
-                            exp => time + 300 });
+                            exp => time + 3600 });
 our $INJECT_NESTED = jwt_sign('ES256', "$keys/ec.pem",
                               { sub => "bob", roles => ["x\x7fy"],
-                                exp => time + 300 },
+                                exp => time + 3600 },
                               { kid => "k\r\nX-Evil: 1" });
 our $CONFUSED = jwt_sign('HS256', "$keys/ec.pub",
-                         { sub => 'mallory', exp => time + 300 });
+                         { sub => 'mallory', exp => time + 3600 });
 
 no_shuffle();
 

@@ -3,151 +3,147 @@
 # the records it missed on every partition, then live ones, none twice;
 # clients at different offsets share the worker's readers; an id older
 # than the log start resumes there and says so.
+#
+# Every topic has three partitions and the same records: p0-0 .. p0-3,
+# p1-0 .. p1-2, p2-0 .. p2-2 (log end 0:4,1:3,2:3).  A client that saw
+# p0-0, p0-1 and p1-0 holds the id 0:2,1:1,2:0.  Streams are read over
+# HTTP/1.0 until silent (--- abort), see t/sse-basic.t; sse_data by
+# partition compares each partition's records in order.
 
-use strict;
-use warnings;
+use Test::Nginx::Socket 'no_plan';
+use KafkaGateway::Blocks;
 
-use Test::More;
-use FindBin;
-use lib "$FindBin::Bin/lib";
-use KafkaGateway::SSE;
-use Time::HiRes qw(sleep);
+master_on();
+workers(1);
+log_level('debug');
+no_shuffle();
 
-my $topic = sse_unique_topic('sse-resume');
+add_block_preprocessor(sub {
+    my $block = shift;
 
-sse_start_nginx(<<'LOC', http => 'kafka_consumer_property fetch.message.max.bytes 2097152;');
-        location ~ ^/s/(?<t>[^/]+)$ {
-            kafka_consume_sse $t;
-            kafka_consume_start earliest;
-        }
-LOC
-
-# the topic comes into being with the broker's default partition count
-
-sse_produce($topic, 0, undef, 'p0-0');
-my $np = sse_partitions("/s/$topic");
-my $parts = $np < 3 ? $np : 3;
-diag("$topic has $np partition(s), using $parts");
-
-my %count = (0 => 1);
-my @all = ('p0-0');
-
-sub produce_round {
-    my @new;
-    for my $p (0 .. $parts - 1) {
-        my $v = "p$p-" . ($count{$p}++ // 0);
-        $count{$p} //= 1;
-        sse_produce($topic, $p, undef, $v);
-        push @new, $v;
+    if (!defined $block->http_config) {
+        $block->set_value("http_config", <<'_EOC_');
+    kafka_brokers $TEST_NGINX_KAFKA_BROKERS;
+    kafka_consumer_property fetch.wait.max.ms 100;
+    kafka_consumer_property fetch.message.max.bytes 2097152;
+_EOC_
     }
-    push @all, @new;
-    return @new;
+
+    if (!defined $block->config) {
+        $block->set_value("config", <<'_EOC_');
+    location ~ ^/s/(?<t>[^/]+)$ {
+        kafka_consume_sse $t;
+        kafka_consume_start earliest;
+    }
+_EOC_
+    }
+
+    if (!defined $block->no_error_log && !defined $block->error_log) {
+        $block->set_value("no_error_log", "[error]\n[alert]\n[crit]");
+    }
+});
+
+# produced in rounds, as a live topic fills
+sub records_in {
+    my $topic = shift;
+    return [ map { { topic => $topic, partition => substr($_, 1, 1),
+                     value => $_ } }
+             qw(p0-0 p0-1 p1-0 p2-0 p0-2 p1-1 p2-1 p0-3 p1-2 p2-2) ];
 }
 
-produce_round() for 1 .. 2;
-
-# the first client reads some, then leaves
-
-my $h = sse_open("/s/$topic");
-sse_read($h, 8, until => sub { @{ $_[0]{events} } >= 4 });
-close $h->{sock};
-
-my @seen = map { $_->{data} } @{ $h->{events} };
-my $id = $h->{events}[-1]{id};
-ok(@seen >= 4, 'the first client got events');
-like($id, qr/^0:\d+(,\d+:\d+)*$/, "its last id: $id");
-
-my @missed = produce_round();
-push @missed, produce_round();
-
-my %seen = map { $_ => 1 } @seen;
-my @expect = grep { !$seen{$_} } @all;
-
-# reconnect with the header, as a browser does
-
-$h = sse_open("/s/$topic", 'Last-Event-ID' => $id);
-sse_read($h, 8, until => sub { @{ $_[0]{events} } >= @expect });
-sse_read($h, 1);
-
-my @got = map { $_->{data} } @{ $h->{events} };
-is_deeply([ sort @got ], [ sort @expect ],
-          'Last-Event-ID: exactly the records missed, on every partition');
-is_deeply([ grep { /^p0-/ } @got ], [ grep { /^p0-/ } @expect ],
-          'Last-Event-ID: in partition order');
-
-my @live = produce_round();
-sse_read($h, 8, until => sub { @{ $_[0]{events} } >= @expect + @live });
-sse_read($h, 0.5);
-@got = map { $_->{data} } @{ $h->{events} };
-is_deeply([ sort @got[@expect .. $#got] ], [ sort @live ],
-          'then the live records, none twice');
-my $live_id = $h->{last_id};
-close $h->{sock};
-
-# the same from the query string of a first connection
-
-(my $qid = $id) =~ s/:/%3A/g;
-@expect = grep { !$seen{$_} } @all;
-my $q = sse_get("/s/$topic?last_event_id=$qid", 8,
-                until => sub { @{ $_[0]{events} } >= @expect });
-is_deeply([ sort map { $_->{data} } @{ $q->{events} } ], [ sort @expect ],
-          '?last_event_id=: the same records');
-
-# the header wins over the query string (a browser's reconnect keeps both)
-
-$q = sse_get("/s/$topic?last_event_id=$qid", 2,
-             headers => { 'Last-Event-ID' => $live_id });
-is(scalar @{ $q->{events} }, 0, 'Last-Event-ID wins over ?last_event_id=');
-is($q->{last_id}, $live_id, 'and its first id is the one sent');
-
-# two clients at different offsets in the same worker
-
-my $x = sse_open("/s/$topic");
-my $y = sse_open("/s/$topic", 'Last-Event-ID' => $id);
-sse_read($x, 8, until => sub { @{ $_[0]{events} } >= @all });
-sse_read($y, 8, until => sub { @{ $_[0]{events} } >= @expect });
-
-my @more = produce_round();
-sse_read($x, 8, until => sub { @{ $_[0]{events} } >= @all });
-sse_read($y, 8, until => sub { @{ $_[0]{events} } >= @expect + @more });
-sse_read($_, 0.5) for $x, $y;
-
-is_deeply([ sort map { $_->{data} } @{ $x->{events} } ], [ sort @all ],
-          'two clients: the one from the start gets everything once');
-is_deeply([ sort map { $_->{data} } @{ $y->{events} } ],
-          [ sort @expect, @more ],
-          'two clients: the one resumed gets the rest once');
-close $_->{sock} for $x, $y;
-
-# an id older than the log start (the broker trims a partition past 5 MB)
-
-my $big = sse_unique_topic('sse-trim');
-sse_produce($big, 0, undef, 'x' x 900_000) for 1 .. 8;
-sse_produce($big, 0, undef, 'last');
-
-my $t = sse_get("/s/$big", 5, until => sub { defined $_[0]{last_id} });
-my ($start) = ($t->{last_id} // '') =~ /^0:(\d+)/;
-
-SKIP: {
-    skip 'the broker did not trim the partition', 3 unless $start;
-
-    (my $old = $t->{last_id}) =~ s/\d+(,|$)/0$1/g;
-
-    $t = sse_get("/s/$big", 8, headers => { 'Last-Event-ID' => $old },
-                 until => sub { grep { $_->{data} eq 'last' }
-                                     @{ $_[0]{events} } });
-
-    like($t->{comments}[0] // '',
-         qr/^partition 0: offset 0 is before the log start, resuming at $start/,
-         'a first comment says the id was older than the log start');
-    like($t->{events}[0]{id}, qr/^0:@{[ $start + 1 ]}(,|$)/,
-         'the stream resumes at the log start');
-    is($t->{events}[-1]{data}, 'last', 'and goes on to the end');
+sub live_round {
+    my $topic = shift;
+    return [ map { { topic => $topic, partition => $_, value => "p$_-live" } }
+             0 .. 2 ];
 }
 
-sse_stop_nginx();
+run_tests();
 
-my $log = sse_error_log();
-unlike($log, qr/\[(alert|crit|emerg|error)\]/, 'no errors in the error log');
+__DATA__
 
-done_testing();
+=== TEST 1: Last-Event-ID: exactly the records missed, on every partition, in order, then the live ones, none twice
+--- request
+GET /s/sse-resume-header HTTP/1.0
+--- more_headers
+Last-Event-ID: 0:2,1:1,2:0
+--- kafka_topics: sse-resume-header:3
+--- kafka_produce_before eval
+main::records_in('sse-resume-header')
+--- kafka_produce_during eval
+main::live_round('sse-resume-header')
+--- timeout: 1.5
+--- abort
+--- sse_data eval
+{ 0 => [qw(p0-2 p0-3 p0-live)], 1 => [qw(p1-1 p1-2 p1-live)],
+  2 => [qw(p2-0 p2-1 p2-2 p2-live)] }
+
+
+
+=== TEST 2: ?last_event_id= on a first connection: the same records
+--- request
+GET /s/sse-resume-query?last_event_id=0%3A2,1%3A1,2%3A0 HTTP/1.0
+--- kafka_topics: sse-resume-query:3
+--- kafka_produce_before eval
+main::records_in('sse-resume-query')
+--- timeout: 1.5
+--- abort
+--- sse_data eval
+{ 0 => [qw(p0-2 p0-3)], 1 => [qw(p1-1 p1-2)], 2 => [qw(p2-0 p2-1 p2-2)] }
+
+
+
+=== TEST 3: Last-Event-ID wins over ?last_event_id= (a browser's reconnect keeps both); the first id is the one sent
+--- request
+GET /s/sse-resume-wins?last_event_id=0%3A2,1%3A1,2%3A0 HTTP/1.0
+--- more_headers
+Last-Event-ID: 0:4,1:3,2:3
+--- kafka_topics: sse-resume-wins:3
+--- kafka_produce_before eval
+main::records_in('sse-resume-wins')
+--- timeout: 1.5
+--- abort
+--- sse_events eval
+[ { id => '0:4,1:3,2:3', data => undef } ]
+
+
+
+=== TEST 4: two clients at different offsets in the same worker: each gets its records once
+One streams from the start, the other resumes; both see the live round.
+--- request
+GET /s/sse-resume-two HTTP/1.0
+--- kafka_topics: sse-resume-two:3
+--- kafka_produce_before eval
+main::records_in('sse-resume-two')
+--- sse_other_client eval
+{ request => 'GET /s/sse-resume-two HTTP/1.0',
+  headers => { 'Last-Event-ID' => '0:2,1:1,2:0' },
+  sse_data => { 0 => [qw(p0-2 p0-3 p0-live)], 1 => [qw(p1-1 p1-2 p1-live)],
+                2 => [qw(p2-0 p2-1 p2-2 p2-live)] } }
+--- kafka_produce_during eval
+main::live_round('sse-resume-two')
+--- timeout: 1.5
+--- abort
+--- sse_data eval
+{ 0 => [qw(p0-0 p0-1 p0-2 p0-3 p0-live)],
+  1 => [qw(p1-0 p1-1 p1-2 p1-live)],
+  2 => [qw(p2-0 p2-1 p2-2 p2-live)] }
+
+
+
+=== TEST 5: an id older than the log start (the dev broker trims a partition past 5 MB) resumes there and says so
+--- request
+GET /s/sse-resume-trim HTTP/1.0
+--- more_headers
+Last-Event-ID: 0:0
+--- kafka_topics: sse-resume-trim:1
+--- kafka_produce_before eval
+[ (map { { topic => 'sse-resume-trim', partition => 0,
+           value => 'x' x 900_000 } } 1 .. 8),
+  { topic => 'sse-resume-trim', partition => 0, value => 'last' } ]
+--- timeout: 1.5
+--- abort
+--- sse_events eval
+[ { comments => [ 'partition 0: offset 0 is before the log start, resuming at 3 (records 0 to 2 were deleted)' ],
+    id => '0:3' },
+  { id => '0:4' }, { id => '0:5' }, { id => '0:6' }, { id => '0:7' },
+  { id => '0:8' }, { data => 'last', id => '0:9' } ]

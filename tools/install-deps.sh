@@ -4,12 +4,23 @@
 set -eu
 
 pkgs="nginx nginx-dev librdkafka-dev libjansson-dev libjwt-dev
+      libpcre2-dev libyaml-dev
       build-essential pkg-config libpcre3-dev zlib1g-dev libssl-dev
-      kcat curl openssl valgrind perl
+      curl openssl valgrind perl
       libtest-base-perl libtext-diff-perl libwww-perl libipc-run-perl
       liblist-moreutils-perl libtest-longstring-perl libipc-run3-perl"
 
-# the browser test (t/sse-browser.t): Debian's chromium, and node/npm for
+# kcat: what "make run" suggests for reading a topic (tools/run-demo.sh)
+# and what KafkaGateway::Blocks' kafka_produce_before produces with; the
+# tests read Kafka back with build/kafka-dev-dump
+pkgs="$pkgs kcat"
+
+# kafka_status is checked with Prometheus' own tools (t/status.t runs
+# promtool, t/status-prometheus.t a server); policy-rc.d below keeps the
+# package's service from starting
+pkgs="$pkgs prometheus"
+
+# the browser test (t/browser.t): Debian's chromium, and node/npm for
 # playwright-core unless a node is already installed
 pkgs="$pkgs chromium"
 if ! command -v node > /dev/null 2>&1 || ! command -v npm > /dev/null 2>&1
@@ -25,6 +36,12 @@ fi
 # "tools/install-deps.sh asan" ("make test-asan"): clang and its sanitizer
 # runtimes
 if [ "${1:-}" = asan ]; then
+    pkgs="$pkgs clang-14 libclang-rt-14-dev"
+fi
+
+# "tools/install-deps.sh fuzz" ("make fuzz"): clang with libFuzzer and the
+# sanitizer runtimes
+if [ "${1:-}" = fuzz ]; then
     pkgs="$pkgs clang-14 libclang-rt-14-dev"
 fi
 

@@ -24,6 +24,8 @@
  *                                 such as NOT_LEADER_FOR_PARTITION, or a
  *                                 number)
  *   topic NAME PARTITIONS [REPL]  create a topic
+ *   leader TOPIC PARTITION ID     broker ID leads that partition (the mock
+ *                                 picks leaders at random otherwise)
  *   quit                          exit
  *
  * Exits cleanly on SIGTERM and SIGINT.
@@ -376,6 +378,25 @@ run_command(char *line, char *reply, size_t size)
 
         } else {
             snprintf(reply, size, "ok topic %s %ld", argv[1], n);
+        }
+
+    } else if (strcmp(argv[0], "leader") == 0 && argc == 4) {
+        if (parse_int(argv[2], 0, INT32_MAX, &n) != 0
+            || parse_int(argv[3], 1, nbrokers, &m) != 0)
+        {
+            snprintf(reply, size, "error bad partition or broker");
+
+        } else {
+            err = rd_kafka_mock_partition_set_leader(mcluster, argv[1],
+                                                     (int32_t) n,
+                                                     (int32_t) m);
+            if (err) {
+                snprintf(reply, size, "error leader %s %ld: %s", argv[1], n,
+                         rd_kafka_err2str(err));
+
+            } else {
+                snprintf(reply, size, "ok leader %s %ld %ld", argv[1], n, m);
+            }
         }
 
     } else if (strcmp(argv[0], "quit") == 0 && argc == 1) {

@@ -1,51 +1,25 @@
-// Opens a page in headless Chromium and waits until the text of one
-// element contains every one of the comma-separated strings; prints
-// "done {"text":...,"ok":true|false}".
-//   node demo-page.js URL SELECTOR EXPECTED[,EXPECTED...] TIMEOUT_MS
+// The demo page (a browser.js job): opens the page and waits until the
+// text of one element contains every one of the comma-separated strings;
+// its result: {"text":...,"ok":true|false}.
+//   demo-page URL SELECTOR EXPECTED[,EXPECTED...] TIMEOUT_MS
 'use strict';
 
-const fs = require('fs');
-const os = require('os');
-const path = require('path');
-const { chromium } = require('playwright-core');
+module.exports = async (page, [url, selector, expected, timeout]) => {
+    const wanted = expected.split(',');
+    const found = (text) => wanted.every((w) => text.includes(w));
 
-const [url, selector, expected, timeout] = process.argv.slice(2);
-const wanted = expected.split(',');
-const found = (text) => wanted.every((w) => text.includes(w));
+    await page.goto(url);
 
-(async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'demo-chromium-'));
-    const ctx = await chromium.launchPersistentContext(dir, {
-        executablePath: '/usr/bin/chromium',
-        headless: true,
-        args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic',
-               '--no-first-run', '--disable-background-networking',
-               '--disable-component-update', '--disable-sync'],
-    });
+    const end = Date.now() + Number(timeout);
+    let text = '';
 
-    try {
-        const page = await ctx.newPage();
-        await page.goto(url);
-
-        const end = Date.now() + Number(timeout);
-        let text = '';
-
-        while (Date.now() < end) {
-            text = await page.textContent(selector);
-            if (found(text)) {
-                break;
-            }
-            await new Promise((r) => setTimeout(r, 200));
+    while (Date.now() < end) {
+        text = await page.textContent(selector);
+        if (found(text)) {
+            break;
         }
-
-        console.log('done ' + JSON.stringify({
-            text, ok: found(text) }));
-
-    } finally {
-        await ctx.close();
-        fs.rmSync(dir, { recursive: true, force: true });
+        await new Promise((r) => setTimeout(r, 200));
     }
-})().catch((e) => {
-    console.log('failed ' + e.message.split('\n')[0]);
-    process.exit(1);
-});
+
+    return { text, ok: found(text) };
+};

@@ -3,19 +3,26 @@
 #   prove -I t/compat -I t/lib t/selftest/
 #
 # The broker helpers run against t/selftest/fake-broker.pl (the control
-# protocol only); the produce/dump round trip needs the real dev tools in
-# build/ and is skipped without them.  nginx is stock nginx, no module.
+# protocol only); the produce/dump round trip needs the real dev tools and
+# the module in build/ and is skipped without them.  Elsewhere nginx is
+# stock nginx, no module.
 
 use strict;
 use warnings;
 
+use File::Spec ();
 use File::Temp qw(tempdir);
 use IO::Socket::INET;
 use Test::More;
 use Test2::API qw(intercept);
 use Time::HiRes qw(time sleep);
 
-BEGIN { delete $ENV{TEST_NGINX_LOAD_MODULES} }
+my $module;
+BEGIN {
+    $module = delete $ENV{TEST_NGINX_LOAD_MODULES};
+    $module = File::Spec->rel2abs('build/ngx_http_kafka_gateway_module.so')
+        unless defined $module && length $module;
+}
 
 use KafkaGateway::Test qw(:all);
 
@@ -109,39 +116,54 @@ _EOS_
 }
 
 
-# produce + dump_topic round trip, with the real dev tools.
+# A round trip through the gateway and dump_topic, with the real dev tools:
+# records produced by kafka_produce read back as they are in Kafka.
 SKIP: {
     my $broker_bin = $ENV{KAFKA_DEV_BROKER} || 'build/kafka-dev-broker';
     my $dump_bin = $ENV{KAFKA_DEV_DUMP} || 'build/kafka-dev-dump';
-    skip "no $broker_bin / $dump_bin (make tools)", 8
-        unless -x $broker_bin && -x $dump_bin && `which kcat` =~ /\S/;
+    skip "no $broker_bin / $dump_bin / $module (make module tools)", 8
+        unless -x $broker_bin && -x $dump_bin && -f $module;
 
-    my $b = start_broker(topics => ['roundtrip:3']);
-    produce($b->bootstrap, 'roundtrip', key => 'k1', partition => 1,
-            value => "line 1\nline 2\x00\xff",
-            headers => [ 'x-a' => 'one', 'x-b' => 'two' ]);
-    produce($b->bootstrap, 'roundtrip', partition => 0, value => undef);
-    produce($b->bootstrap, 'roundtrip', partition => 2, key => 'kk',
-            value => '');
+    my $b = start_broker(topics => ['roundtrip:4']);
+    my $n = start_nginx(<<'_EOC_', load_modules => $module,
+        location = /p {
+            kafka_produce roundtrip;
+            kafka_produce_key $arg_key;
+            kafka_produce_partition $arg_p;
+            kafka_produce_header x-a $arg_a;
+            kafka_produce_header x-b $arg_b;
+        }
+_EOC_
+                        http_config => 'kafka_brokers ' . $b->bootstrap . ';');
+    my @sent = (
+        [POST => '/p?key=k1&p=1&a=one&b=two', "line 1\nline 2\x00\xff"],
+        [DELETE => '/p?key=k0&p=0', undef],         # a tombstone
+        [POST => '/p?key=kk&p=2', ''],
+        [POST => '/p?p=3', 'no key'],
+    );
+    is(join(' ', map { http_request(nginx => $n, method => $_->[0],
+                                    path => $_->[1], body => $_->[2])->{status}
+                     } @sent),
+       '200 200 200 200', 'the gateway acknowledges four records');
 
-    my $r = wait_until { my $x = dump_topic($b->bootstrap, 'roundtrip');
-                         @$x >= 3 ? $x : undef } 10;
-    ok($r, 'the three records are in the topic');
-    my %p = map { ($_->{partition} => $_) } @{ $r || [] };
+    my $r = dump_topic($b->bootstrap, 'roundtrip');
+    my %p = map { ($_->{partition} => $_) } @$r;
     is(decode_b64($p{1}{value_b64}), "line 1\nline 2\x00\xff",
        'the value arrives as one message, bytes intact');
     is($p{1}{key}, 'k1', 'the key');
     is_deeply([map { [$_->[0], $_->[1]] } @{ $p{1}{headers} }],
               [['x-a', 'one'], ['x-b', 'two']], 'the headers');
-    is($p{0}{value_b64}, undef, 'an undefined value is a null value');
-    is($p{0}{key}, undef, 'no key');
+    is($p{0}{value_b64}, undef, 'a tombstone is a null value');
+    is($p{3}{key}, undef, 'no key');
     is($p{2}{key}, 'kk', 'a key with an empty value');
     is(decode_b64($p{2}{value_b64}), '', 'an empty value (not null)');
+    $n->stop;
 }
 
 
 # A private nginx: start, requests, reload, clean log checks, quit.
-my $ngx = start_nginx(<<'_EOC_', http_config => <<'_EOH_', workers => 2);
+my @more = (workers => 2, listen => 'backlog=64');
+my $ngx = start_nginx(<<'_EOC_', http_config => <<'_EOH_', @more);
         location = /t {
             add_header X-Port $TEST_NGINX_SERVER_PORT;
             return 200 "version 1";
@@ -162,8 +184,11 @@ _EOH_
 
 ok($ngx->port, 'start_nginx: a port (' . $ngx->port . ')');
 like(slurp($ngx->prefix . '/conf/nginx.conf'),
-     qr/listen\s+127\.0\.0\.1:\d+;/, 'the config listens on 127.0.0.1');
-is(scalar(() = $ngx->workers), 2, 'workers => 2');
+     qr/listen\s+127\.0\.0\.1:\d+ backlog=64;/,
+     'the config listens on 127.0.0.1, with the listen parameters');
+is(scalar(() = $ngx->workers), 2,
+   'workers => 2, running when start_nginx returns');
+like($ngx->prefix, qr{/t/servroot-kgw-\w+$}, 'the prefix is under t/');
 
 my ($status, $headers, $body) = http_request(nginx => $ngx, path => '/t');
 is($status, 200, 'http_request: status');

@@ -40,7 +40,7 @@ Test::Nginx::Socket::add_response_body_check(sub {
                    $block->name . " - body_length (req $req_idx)");
 });
 
-plan tests => 56;
+plan tests => 64;
 
 run_tests();
 
@@ -321,3 +321,33 @@ GET /t
 --- error_code: 200
 --- response_body chomp
 ran
+
+
+
+=== TEST 21: more_headers eval: an array, one per request
+--- config
+    location = /t {
+        return 200 "$http_x_n";
+    }
+--- request eval
+[ "GET /t", "GET /t" ]
+--- more_headers eval
+[ "X-N: one", "X-N: two" ]
+--- response_body eval
+[ "one", "two" ]
+
+
+
+=== TEST 22: error_log and no_error_log eval: Regexps and texts
+--- config
+    location = /t {
+        return 404;
+    }
+--- request
+GET /t/
+--- error_code: 404
+--- error_log eval
+[ qr/\[error\] \d+#\d+: \*\d+ "[^"]*\/html\/t\/index\.html" is not found/,
+  "No such file" ]
+--- no_error_log eval
+qr/\[alert\]|\[crit\]/

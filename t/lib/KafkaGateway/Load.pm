@@ -14,6 +14,7 @@ use base 'Exporter';
 use Errno qw(EAGAIN EINPROGRESS EWOULDBLOCK);
 use IO::Select ();
 use IO::Socket::INET ();
+use JSON::PP ();
 use POSIX ();
 use Socket qw(SOL_SOCKET SO_LINGER);
 use Test::More ();
@@ -36,7 +37,8 @@ sub produce_load {
     my $answer_within = $args{answer_within} || 30;
 
     my %r = (tag => $tag, sent => 0, acked => {}, ids => {}, status => {},
-             not_json => 0, no_answer => 0, vanished => 0, error_codes => {});
+             not_json => 0, no_answer => 0, vanished => 0, error_codes => {},
+             at => {}, connections => 0);
 
     # the fault runs in a child, so that this loop keeps the load going
     my $fault_pid;
@@ -127,7 +129,7 @@ sub produce_load {
 
     my $send = sub {
         my $c = shift;
-        if ($over_budget->()) {
+        if ($over_budget->() || $r{sent} >= $max) {
             $c->{waiting} = 1;
             return;
         }
@@ -154,6 +156,7 @@ sub produce_load {
     my $add = sub {
         my $s = $open->() or return;
         my $c = { sock => $s, buf => '' };
+        $r{connections}++;
         $conn{ fileno $s } = $c;
         $sel->add($s);
         $send->($c);
@@ -219,6 +222,11 @@ sub produce_load {
                 $r{status}{$status}++;
                 if ($status =~ /^2/) {
                     $r{acked}{$id} = 1;
+                    my $o = eval {
+                        JSON::PP::decode_json($body)->{offsets}[0]
+                    };
+                    $r{at}{$id} = "$o->{partition}:$o->{offset}"
+                        if ref $o eq 'HASH';
                 } elsif ($body =~ /^\{"error_code":(\d+),"message":"/) {
                     $r{error_codes}{$1}++;
                     $r{answer}{$id} = $1;
@@ -323,14 +331,17 @@ C<produce_load> keeps C<conns> keepalive connections busy with
 C<POST path> requests, one at a time each; request N carries the id
 C<TAG-N> in C<X-Id> (use C<kafka_produce_key $http_x_id>) and in its body.
 A connection the server closes or resets is replaced while the load runs.
-C<rate> caps the requests a second over all connections.
+C<rate> caps the requests a second over all connections, C<max_requests>
+their number.
 C<vanish =E<gt> K> also opens K connections every 10 ms that send a request
 and close at once.  C<fault> is a code ref run in a child process while
 the load runs (it must not run tests); the load stops once it has returned
 and C<min_time> seconds have passed, or after C<max_time> (60) seconds or
 C<max_requests>; requests in flight are then answered (each waits at most
 C<answer_within>, 30 s).  Returns a hash ref: C<sent>, C<acked> (id =E<gt>
-1 for 2xx), C<ids> (every id sent), C<status> (status, C<no answer> or
+1 for 2xx), C<at> (id =E<gt> C<partition:offset> the 2xx answer names),
+C<ids> (every id sent), C<connections> (the keepalive connections opened,
+C<conns> unless some had to be replaced), C<status> (status, C<no answer> or
 C<vanished> =E<gt> count), C<error_codes> (the JSON C<error_code>s of
 non-2xx answers), C<not_json> (non-2xx answers without a JSON error),
 C<fault_ok>, C<seconds>.

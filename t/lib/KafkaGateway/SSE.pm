@@ -1,35 +1,36 @@
 package KafkaGateway::SSE;
 
-# Scenario helpers for the kafka_consume_sse tests: an nginx of its own
-# (TEST_NGINX_BINARY, TEST_NGINX_LOAD_MODULES, TEST_NGINX_PORT) against the
-# broker in TEST_NGINX_KAFKA_BROKERS, records produced through the
-# gateway's own kafka_produce (exact bytes, any partition), and an SSE
-# client that parses what a browser would see.
+# The client side of the kafka_consume_sse tests: streams opened, read and
+# parsed as a browser's EventSource does, plain requests, and records
+# produced through the gateway's own kafka_produce (exact bytes, any
+# partition).  nginx is KafkaGateway::Test's launcher: sse_start_nginx is
+# start_nginx with the broker in TEST_NGINX_KAFKA_BROKERS and a /produce
+# location added; the other sse_*_nginx names call the same object.
 
 use strict;
 use warnings;
 
 use Exporter ();
 our @ISA = ('Exporter');
-use Cwd qw(abs_path);
-use File::Path qw(make_path remove_tree);
+use Carp qw(croak);
 use IO::Socket::INET;
 use IO::Select;
 use Time::HiRes qw(time sleep);
 use Test::More;
+use KafkaGateway::Test qw(start_nginx check_valgrind_clean);
 
 our @EXPORT = qw(sse_start_nginx sse_stop_nginx sse_reload sse_worker_pids
                  sse_produce sse_open sse_read sse_get sse_error_log
                  sse_partitions sse_port sse_unique_topic sse_request
                  sse_valgrind sse_close sse_open_at);
 
-my $port = $ENV{TEST_NGINX_PORT} || 2984;
-my $binary = $ENV{TEST_NGINX_BINARY} || '/usr/sbin/nginx';
-my $module = $ENV{TEST_NGINX_LOAD_MODULES};
 my $brokers = $ENV{TEST_NGINX_KAFKA_BROKERS};
-my $servroot;
+my $ngx;
 
-sub sse_port { $port }
+sub sse_port {
+    $ngx or croak "sse_port: nginx is not started";
+    return $ngx->port;
+}
 
 sub sse_valgrind { $ENV{TEST_NGINX_USE_VALGRIND} }
 
@@ -39,6 +40,7 @@ sub import {
                          . '(run under tools/with-broker.sh)';
     }
 
+    my $module = $ENV{TEST_NGINX_LOAD_MODULES};
     if (!$module || !-f $module) {
         plan skip_all => 'TEST_NGINX_LOAD_MODULES does not name the built '
                          . 'module';
@@ -53,177 +55,49 @@ sub sse_unique_topic {
     return sprintf('%s-%d-%d', $prefix, $$, int(time() * 1000) % 1000000);
 }
 
-# sse_start_nginx(LOCATIONS, http => EXTRA, listen => EXTRA)
+# sse_start_nginx(LOCATIONS, http => EXTRA, listen => EXTRA, workers => N):
+# the launcher's nginx (under valgrind when TEST_NGINX_USE_VALGRIND is
+# set); returns its prefix
 sub sse_start_nginx {
     my ($locations, %opt) = @_;
 
-    $servroot = ($ENV{TEST_NGINX_SERVROOT} || 't/servroot') . "-sse-$$";
-    remove_tree($servroot);
-    make_path("$servroot/conf", "$servroot/logs", "$servroot/html");
-    $servroot = abs_path($servroot);
-
-    my $http = $opt{http} || '';
-    my $listen = $opt{listen} || '';
-    my $workers = $opt{workers} || 1;
-    my $valgrind = sse_valgrind() ? "master_process off;\ndaemon off;" : '';
-
-    open my $fh, '>', "$servroot/conf/nginx.conf" or die $!;
-    print $fh <<"CONF";
-load_module $module;
-worker_processes $workers;
-$valgrind
-error_log logs/error.log info;
-pid logs/nginx.pid;
-events { worker_connections 1024; }
-http {
-    access_log logs/access.log;
-    client_body_temp_path $servroot/body;
-    proxy_temp_path $servroot/proxy;
-    fastcgi_temp_path $servroot/fastcgi;
-    uwsgi_temp_path $servroot/uwsgi;
-    scgi_temp_path $servroot/scgi;
-    client_max_body_size 4m;
-
-    kafka_brokers $brokers;
-    kafka_consumer_property fetch.wait.max.ms 100;
-    kafka_producer_property linger.ms 0;
-    $http
-
-    server {
-        listen 127.0.0.1:$port $listen;
-        root $servroot/html;
-
+    $ngx = start_nginx(<<'_EOC_' . $locations,
         location = /produce {
             kafka_internal_topics on;
-            kafka_produce \$arg_topic;
-            kafka_produce_key \$arg_key;
-            kafka_produce_partition \$arg_partition;
+            kafka_produce $arg_topic;
+            kafka_produce_key $arg_key;
+            kafka_produce_partition $arg_partition;
         }
 
-$locations
-    }
-}
-CONF
-    close $fh;
+_EOC_
+        http_config => "kafka_brokers $brokers;\n"
+                       . "    kafka_consumer_property fetch.wait.max.ms 100;\n"
+                       . "    kafka_producer_property linger.ms 0;\n"
+                       . ($opt{http} || ''),
+        listen => $opt{listen}, workers => $opt{workers}, valgrind => 1);
 
-    if (sse_valgrind()) {
-        my $pid = fork();
-        if ($pid == 0) {
-            open STDOUT, '>', "$servroot/logs/stdout";
-            open STDERR, '>&', \*STDOUT;
-            my ($supp) = grep { -f } map { "$_/KafkaGateway/sse.supp" } @INC;
-            exec 'valgrind', '--leak-check=full', '--show-leak-kinds=definite',
-                 '--keep-debuginfo=yes', "--suppressions=$supp",
-                 "--log-file=$servroot/logs/valgrind.log", '--num-callers=30',
-                 $binary, '-p', $servroot, '-c', 'conf/nginx.conf';
-            exit 1;
-        }
-        $KafkaGateway::SSE::valgrind_pid = $pid;
-
-    } else {
-        system($binary, '-p', $servroot, '-c', 'conf/nginx.conf') == 0
-            or BAIL_OUT("nginx did not start: " . sse_error_log());
-    }
-
-    for (1 .. (sse_valgrind() ? 300 : 100)) {
-        my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port");
-        if ($s) {
-            close $s;
-            last;
-        }
-        sleep 0.1;
-    }
-
-    # the master listens (and writes its pid file) before its workers
-    # exist: callers of sse_worker_pids() need them
-    for (1 .. 100) {
-        last if sse_valgrind() || sse_worker_pids() >= $workers;
-        sleep 0.1;
-    }
-
-    return $servroot;
+    return $ngx->prefix;
 }
 
-sub sse_master_pid {
-    return $KafkaGateway::SSE::valgrind_pid if sse_valgrind();
-    open my $fh, '<', "$servroot/logs/nginx.pid" or return;
-    my $pid = <$fh>;
-    chomp $pid;
-    return $pid;
-}
+sub sse_worker_pids { $ngx ? $ngx->workers : () }
 
-sub sse_worker_pids {
-    my $master = sse_master_pid() or return ();
-    return ($master) if sse_valgrind();
-    my @pids = split /\s+/, `pgrep -P $master` // '';
-    return grep { length } @pids;
-}
+# SIGHUP; returns once the new workers run and the old ones shut down
+sub sse_reload { $ngx->reload }
 
-sub sse_reload {
-    my $master = sse_master_pid();
-    kill 'HUP', $master;
-}
-
-# The error records of a valgrind log: invalid accesses, uninitialised
-# values, definite leaks.  (An output piece freed while the chunked
-# filter's busy chain still linked its buffer was found this way; see
-# ngx_http_kafka_sse_release().)
-sub sse_valgrind_errors {
-    my ($log) = @_;
-    return [ grep { /Invalid (?:read|write|free)|uninitialised/
-                    || /are definitely lost in/ }
-             split /^==\d+==[ \t]*\n/m, $log ];
-}
-
+# a graceful stop; under valgrind, one more test: its logs are clean
 sub sse_stop_nginx {
-    my $master = sse_master_pid() or return;
-    kill 'QUIT', $master;
-
-    for (1 .. 300) {
-        last unless kill 0, $master;
-        if (sse_valgrind()) {
-            waitpid($master, 1);
-        }
-        sleep 0.1;
-    }
-
-    if (sse_valgrind()) {
-        my $log = do { local (@ARGV, $/) = "$servroot/logs/valgrind.log"; <> }
-                  // '';
-        my $errors = sse_valgrind_errors($log);
-        ok(!@$errors && $log !~ /definitely lost: [1-9]/,
-           'valgrind: no invalid accesses, nothing definitely lost')
-            or diag(join "\n", @$errors);
-    }
+    return unless $ngx && $ngx->pid;
+    $ngx->stop;
+    check_valgrind_clean($ngx) if sse_valgrind();
 }
 
-# a test that dies leaves no nginx behind to hold the port
-END {
-    local $?;
-    if ($servroot) {
-        my $master = sse_master_pid();
-        if ($master && kill 0, $master) {
-            kill 'QUIT', $master;
-            for (1 .. (sse_valgrind() ? 300 : 50)) {
-                waitpid($master, 1) if sse_valgrind();
-                last unless kill 0, $master;
-                sleep 0.1;
-            }
-        }
-    }
-}
-
-sub sse_error_log {
-    return '' unless $servroot;
-    local (@ARGV, $/) = "$servroot/logs/error.log";
-    return <> // '';
-}
+sub sse_error_log { $ngx ? $ngx->error_log : '' }
 
 # a plain request; returns (status, headers, body)
 sub sse_request {
     my ($method, $path, $body, %headers) = @_;
 
-    my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port")
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1:' . sse_port())
         or die "connect: $!";
 
     $body //= '';
@@ -258,10 +132,10 @@ sub sse_produce {
 # SECONDS, until => sub { ... }) reads and parses what arrived.
 sub sse_open {
     my ($path, %headers) = @_;
-    return sse_open_at($port, $path, %headers);
+    return sse_open_at(sse_port(), $path, %headers);
 }
 
-# the same against another nginx (e.g. one from KafkaGateway::Test)
+# the same against another port (e.g. a second nginx)
 sub sse_open_at {
     my ($at, $path, %headers) = @_;
 

@@ -1,9 +1,10 @@
 package KafkaGateway::Test;
 
 # Helpers for scenario tests (plain Test::More files) and for block-file
-# extensions: a private dev broker, what landed in Kafka, producing with
-# kcat, a private nginx, a small HTTP client.  Independent of the block
-# runner (t/compat or the CPAN Test::Nginx).  POD at the end.
+# extensions: a private dev broker, what landed in Kafka (kafka-dev-dump),
+# the one launcher every scripted file starts, reloads and stops nginx
+# with, a small HTTP client.  Independent of the block runner (t/compat or
+# the CPAN Test::Nginx).  POD at the end.
 
 use strict;
 use warnings;
@@ -27,9 +28,9 @@ use Time::HiRes qw(sleep time);
 our $VERSION = '0.01';
 
 our @EXPORT_OK = qw(
-    start_broker shared_broker dump_topic produce start_nginx
+    start_broker shared_broker dump_topic start_nginx
     check_error_log_clean check_valgrind_clean http_request wait_until
-    free_port decode_b64
+    free_port decode_b64 produce
 );
 our %EXPORT_TAGS = (all => \@EXPORT_OK);
 
@@ -201,7 +202,7 @@ sub shared_broker () {
 }
 
 
-# Kafka contents and producing.
+# What landed in Kafka.
 
 sub dump_topic {
     my ($bootstrap, $topic, %opts) = @_;
@@ -225,6 +226,8 @@ sub dump_topic {
     }
     return \@records;
 }
+
+# A private nginx.
 
 sub produce {
     my ($bootstrap, $topic, %rec) = @_;
@@ -296,9 +299,15 @@ sub start_nginx {
                          ? 'nginx' : '/usr/sbin/nginx');
     $ngx->{port} = $opts{port} || $ENV{TEST_NGINX_SCENARIO_PORT}
                    || free_port();
+    # under t/ as the block runner's t/servroot, so that tools/test-asan.sh
+    # finds sanitizer output in the error logs; kept after a sanitizer run
+    # (for that look) or when asked
     $ngx->{prefix} = $opts{prefix}
-                     || tempdir('kgw-nginx-XXXXXX', TMPDIR => 1,
-                                CLEANUP => !$ENV{KGW_KEEP_NGINX_PREFIX});
+                     || tempdir('servroot-kgw-XXXXXX',
+                                DIR => -d 't' ? 't' : File::Spec->tmpdir,
+                                CLEANUP => !$ENV{KGW_KEEP_NGINX_PREFIX}
+                                           && !$ENV{ASAN_OPTIONS});
+    $ngx->{prefix} = Cwd::abs_path($ngx->{prefix});
     for my $d (qw(conf logs html)) {
         make_path("$ngx->{prefix}/$d");
     }
@@ -343,6 +352,14 @@ sub start_nginx {
 
     wait_until { $ngx->accepting } $ngx->{valgrind} ? 60 : 10
         or croak "start_nginx: nothing accepts on port $ngx->{port}";
+
+    # the master listens and writes its pid file before its workers exist:
+    # callers of workers() need them
+    if ($ngx->master_process) {
+        my $want = $opts{workers} || 1;
+        wait_until { my @w = $ngx->workers; @w >= $want } $ngx->{valgrind} ? 60 : 10
+            or croak "start_nginx: fewer than $want workers run";
+    }
 
     return $ngx;
 }
@@ -560,6 +577,10 @@ use POSIX qw(:sys_wait_h);
 use Time::HiRes qw(sleep time);
 
 sub port   { $_[0]{port} }
+sub master_process {
+    my $m = $_[0]{opts}{master_process};
+    return !defined $m || $m;
+}
 sub prefix { $_[0]{prefix} }
 sub pid    { $_[0]{pid} }
 
@@ -625,6 +646,7 @@ sub write_config {
     my $level = $opts{log_level} || 'info';
     my $master = defined $opts{master_process} && !$opts{master_process}
                  ? 'off' : 'on';
+    my $listen = $opts{listen} ? " $opts{listen}" : '';
     my $main = KafkaGateway::Test::expand_vars($opts{main_config}, $vars);
     my $http = KafkaGateway::Test::expand_vars($opts{http_config}, $vars);
     my $server = KafkaGateway::Test::expand_vars($config, $vars);
@@ -655,7 +677,7 @@ http {
 $http
 
     server {
-        listen          127.0.0.1:$self->{port};
+        listen          127.0.0.1:$self->{port}$listen;
         server_name     localhost;
 
         client_max_body_size 30M;
@@ -851,39 +873,30 @@ for null), C<headers> (C<[[name, text-or-undef, base64], ...]>).
 C<decode_b64> turns the C<_b64> fields into bytes.  Options: C<timeout>
 (default 20 s), C<args>, C<binary>.  Dies if the tool fails.
 
-=head2 produce($bootstrap, $topic, %record)
-
-Produces one record with kcat: C<kcat -P -b BOOTSTRAP -t TOPIC [-p
-PARTITION] [-k KEY] [-H name=value ...] FILE>.  A non-empty C<value> is
-written to a file that kcat sends as one message, so any bytes (newlines
-included) arrive as given.  kcat skips empty messages, so an empty or
-undefined C<value> goes on stdin as C<KEY\x01> with C<-K \x01> (and
-C<-Z> when undefined: a null value; kcat then also makes an empty key
-null); such a key cannot contain a newline, and an empty value without
-a key gets an empty (not null) key.  C<headers> is a hash ref or an array
-ref of name/value pairs (an undefined value sends C<-H name>).  Waits for
-kcat (it flushes before exiting) and dies if it fails.
-
 =head2 start_nginx($config, %opts)
 
 Writes a full nginx.conf (the block runner's skeleton: C<load_module>
 lines from C<$TEST_NGINX_LOAD_MODULES>, C<master_process on>, temp paths
 under the prefix, C<$config> inside C<server { listen 127.0.0.1:PORT; }>,
-C<events> last) in a private temporary prefix, starts
-C<$TEST_NGINX_BINARY> (default nginx in PATH, else F</usr/sbin/nginx>)
-with C<-p PREFIX/ -c conf/nginx.conf -e logs/error.log>, and waits for its
-pid file and listening socket.  The port is C<port>, else
+C<events> last) in a private prefix (F<t/servroot-kgw-XXXXXX>, removed
+when the test ends), starts C<$TEST_NGINX_BINARY> (default nginx in PATH,
+else F</usr/sbin/nginx>) with C<-p PREFIX/ -c conf/nginx.conf -e
+logs/error.log>, and waits for its pid file, its listening socket and its
+workers.  This is the one way the scripted files start nginx
+(KafkaGateway::SSE's C<sse_start_nginx> calls it).  The port is C<port>, else
 C<$TEST_NGINX_SCENARIO_PORT>, else a free port.  C<$TEST_NGINX_*> in the
 configuration texts is replaced from the environment, and
 C<$TEST_NGINX_SERVER_PORT> / C<$TEST_NGINX_SCENARIO_PORT> by this nginx's
-port.  Options: C<http_config>, C<main_config>, C<workers> (1),
+port.  Options: C<http_config>, C<main_config>, C<listen> (parameters
+after the C<listen> address, e.g. C<sndbuf=8k>), C<workers> (1),
 C<log_level> (C<info>), C<master_process> (1), C<env> (names for C<env>
 lines), C<load_modules> (instead of the environment variable), C<binary>,
 C<port>, C<prefix>, C<valgrind> (when C<TEST_NGINX_USE_VALGRIND> is set:
 nginx runs in the foreground, master and workers under valgrind memcheck
 with the suppression files of F<t/>, one log per process in F<logs/>;
 C<check_valgrind_clean> reads them).  KGW_KEEP_NGINX_PREFIX=1 keeps the
-prefix for a look after the test.  Dies, with the error log, if nginx does not start.
+prefix for a look after the test; so does a sanitizer run
+(C<ASAN_OPTIONS> set), for F<tools/test-asan.sh>.  Dies, with the error log, if nginx does not start.
 
 The object: C<port>, C<prefix>, C<pid>, C<workers> (pids), C<error_log>
 (contents), C<reload> (SIGHUP, optionally with new C<($config, %opts)>;

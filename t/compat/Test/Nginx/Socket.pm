@@ -41,6 +41,7 @@ sub check_response_headers ($$$$$);
 sub check_response_body ($$$$);
 sub check_error_log ($);
 sub fmt_str ($);
+sub error_log_patterns ($);
 
 $RunTestHelper = \&run_test_helper;
 $CheckErrorLog = \&check_error_log;
@@ -117,13 +118,23 @@ sub get_req_from_block ($) {
     if (defined $request && !ref $request) {
         1 while $request =~ s/^\s*\#[^\n]+\s+|^\s+//gs;
     }
-    my ($hdr, $chunked) = parse_more_headers($block->more_headers);
+    # more_headers: one text for every request, or (eval) an array of
+    # them, one per request
+    my $more = $block->more_headers;
+    my $headers_of = sub {
+        my $i = shift;
+        return parse_more_headers($more) unless ref $more eq 'ARRAY';
+        bail_out("$name - --- more_headers lacks data for the ${i}th "
+                 . "request") unless defined $more->[$i];
+        return parse_more_headers($more->[$i]);
+    };
 
     if (defined(my $reqs = $block->pipelined_requests)) {
         bail_out("$name - invalid entries in --- pipelined_requests")
             unless ref $reqs eq 'ARRAY';
         my $all = '';
         for my $i (0 .. $#$reqs) {
+            my ($hdr, $chunked) = $headers_of->($i);
             $all .= build_request($name, $reqs->[$i], $hdr, $chunked,
                                   $i == $#$reqs ? 'close' : 'keep-alive');
         }
@@ -131,12 +142,18 @@ sub get_req_from_block ($) {
     }
 
     if (!ref $request) {
+        my ($hdr, $chunked) = $headers_of->(0);
         return [[build_request($name, $request, $hdr, $chunked, 'close')]];
     }
 
     if (ref $request eq 'ARRAY') {
-        return [map { [build_request($name, $_, $hdr, $chunked, 'close')] }
-                @$request];
+        my @reqs;
+        for my $i (0 .. $#$request) {
+            my ($hdr, $chunked) = $headers_of->($i);
+            push @reqs, [build_request($name, $request->[$i], $hdr,
+                                       $chunked, 'close')];
+        }
+        return \@reqs;
     }
 
     bail_out("$name - invalid ---request : MUST be string or array of "
@@ -457,6 +474,17 @@ sub fmt_str ($) {
     return $str;
 }
 
+# The patterns of an error_log/no_error_log section: one literal text per
+# line, or (eval) a Regexp or an array of texts and Regexps.
+sub error_log_patterns ($) {
+    my $v = shift;
+    return () unless defined $v;
+    return ($v) if ref $v eq 'Regexp';
+    return grep { defined } @$v if ref $v eq 'ARRAY';
+    chomp $v;
+    return split /\n+/, $v;
+}
+
 # error_log: each line (a literal text) must match a line of the error log;
 # no_error_log: no line may match any (a failure per matching line).  One
 # test per pattern.  Only the lines new since the previous check are read.
@@ -467,17 +495,16 @@ sub check_error_log ($) {
     my %warn_about = (alert => 1, crit => 1, emerg => 1);
 
     for my $sec (qw(error_log no_error_log)) {
-        my $text = $block->$sec;
-        next unless defined $text;
-        chomp $text;
-        my @pats = split /\n+/, $text;
+        my @pats = error_log_patterns(scalar $block->$sec);
+        next unless @pats;
         for my $level (keys %warn_about) {
-            delete $warn_about{$level} if grep { index($_, "[$level") >= 0 }
-                                          @pats;
+            delete $warn_about{$level}
+                if grep { !ref && index($_, "[$level") >= 0 } @pats;
         }
 
         for my $pat (@pats) {
-            my @hits = grep { index($_, $pat) >= 0 } @$lines;
+            my @hits = grep { ref $pat ? $_ =~ $pat : index($_, $pat) >= 0 }
+                       @$lines;
             if ($sec eq 'error_log') {
                 if (@hits) {
                     Test::More::pass("$name - pattern \"$pat\" matches a "
@@ -585,7 +612,8 @@ Requests: C<request> (C<METHOD [URI [HTTP/x.y]]> and an optional body on
 the following lines; a non-empty body is trimmed and gets a Content-Length;
 C<eval> may return an array of such strings, each sent on a fresh
 connection, and then every expectation must be an array too),
-C<more_headers> (C<Name: value> per line, the same for every request),
+C<more_headers> (C<Name: value> per line, the same for every request; or,
+with C<eval>, an array of such texts, one per request),
 C<pipelined_requests> (array, sent on one connection), C<raw_request>
 (string, or array of pieces sent one after the other), C<timeout> (C<3>,
 C<500ms>, C<2s>; each wait to write or read; default 3 s), C<abort> (a
@@ -596,7 +624,7 @@ Checks: C<error_code> (default 200), C<response_headers> (C<Name: value>;
 C<!Name> = absent), C<response_headers_like> (values are anchored
 regexes), C<response_body>, C<response_body_like> (regex with C</s>),
 C<ignore_response>, C<error_log> and C<no_error_log> (one literal text per
-line), C<must_die> (nginx must fail to start; then C<error_log> is matched
+line; or, with C<eval>, a Regexp or an array of texts and Regexps), C<must_die> (nginx must fail to start; then C<error_log> is matched
 against the error log, which C<-e> makes receive the config errors).
 
 As in the real one, unexpected C<[error]> lines fail a block only when
@@ -706,7 +734,7 @@ configuration adds C<*_temp_path> directives under the server root
 is 1024 (64 in the real one).  TEST_NGINX_FAIL_ON_ALERT exists only here.
 Everything else the real one has (C<repeat_each>, C<main_config>,
 C<user_files>, C<shutdown_error_log>, C<access_log>, C<grep_error_log>,
-eval'ed patterns in C<error_log>, C<response_body_filters>, skips other
+C<response_body_filters>, skips other
 than C<skip_eval: N: PERL> (which skips N tests when PERL is true), HTTP/2,
 the C<TEST_NGINX_*> knobs not listed above, ...) is not implemented: no
 suite uses it.

@@ -654,15 +654,16 @@ sub check_strict_log ($) {
     return unless $FailOnAlert;
     my $name = $block->name;
 
-    my $v = $block->error_log;
-    my @pats = defined $v ? grep { length } split /\n+/, $v : ();
+    my @pats = grep { ref || length }
+               Test::Nginx::Socket::error_log_patterns(
+                   scalar $block->error_log);
 
     my @bad;
     for my $line (split /^/m, whole_file($ErrLogFile)) {
         next unless $line =~ /\[alert\]|\[emerg\]|open\ socket\ \#\d+\ left
                              |worker\ process\ \d+\ exited\ on\ signal/x;
         next if defined $block->must_die && $line =~ /\[emerg\]/;
-        next if grep { index($line, $_) >= 0 } @pats;
+        next if grep { ref ? $line =~ $_ : index($line, $_) >= 0 } @pats;
         push @bad, $line;
     }
 
