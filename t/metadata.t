@@ -202,6 +202,12 @@ sub log_count {
 }
 
 our $RTT = $ENV{TEST_NGINX_USE_VALGRIND} ? 1500 : 1000;
+# TEST 12: the request must reach the worker before the client leaves, and
+# the fetch must still be pending then: under valgrind on a loaded machine
+# the request took more than 1.5 s to arrive, so the client waits 4.5 s
+# there (1.5 s, times 3 for --- abort) and the fetch takes 6 s
+our $RTT_LEAVE = $ENV{TEST_NGINX_USE_VALGRIND} ? 6000 : 1000;
+our $LEAVE = $ENV{TEST_NGINX_USE_VALGRIND} ? 1.5 : 0.5;
 
 run_tests();
 
@@ -466,12 +472,13 @@ GET /topics
 === TEST 12: a client that leaves while its request waits for the fetch is forgotten: the fetch completes, nothing touches the request
 --- skip_eval: 7: KafkaGateway::Features::nginx_lacks('debug')
 --- kafka_control eval
-{ start => "rtt all $main::RTT",
+{ start => "rtt all $main::RTT_LEAVE",
   0 => [ qr/client prematurely closed connection/,
          qr/kafka_metadata: answered 0 request\(s\)/ ] }
 --- request
 GET /topics
---- timeout: 0.5
+--- timeout eval
+$main::LEAVE
 --- abort
 --- error_code eval
 ''
