@@ -7,6 +7,9 @@
 --   BENCH_BODY=orders BENCH_RECORDS=100 a JSON envelope of RECORDS orders
 --                                       (objects of about 120 bytes that
 --                                       match bench/order.schema.json)
+--   BENCH_BODY=get                      a GET without a body (the
+--                                       discovery cells); BENCH_AUTH, if
+--                                       set, is sent as a bearer token
 --
 -- done() prints one machine-readable line; wrk's errors.status counts the
 -- answers that were not 2xx or 3xx.
@@ -17,7 +20,14 @@ local nrec = tonumber(os.getenv("BENCH_RECORDS") or "100")
 
 wrk.method = "POST"
 
-if kind == "envelope" then
+if kind == "get" then
+    wrk.method = "GET"
+    wrk.body = nil
+    local token = os.getenv("BENCH_AUTH")
+    if token and token ~= "" then
+        wrk.headers["Authorization"] = "Bearer " .. token
+    end
+elseif kind == "envelope" then
     -- a JSON string value of SIZE bytes, quotes included
     local value = '"' .. string.rep("x", size - 2) .. '"'
     local records = {}

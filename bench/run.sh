@@ -5,8 +5,9 @@
 #
 # Environment: BENCH_RUNS (3) repetitions of every cell, BENCH_SECONDS (5)
 # per produce cell, BENCH_SSE_SECONDS (6) per SSE rate, BENCH_SSE_CLIENTS
-# ("1000 10000"), BENCH_STATUS_CLIENTS (1000), BENCH_PARTS ("produce sse
-# memory status"), BENCH_OUT (bench/results/<date>.md).
+# ("1000 10000"), BENCH_STATUS_CLIENTS (1000), BENCH_PARTS ("produce
+# contracts sse memory status capture discovery"), BENCH_OUT
+# (bench/results/<date>.md).
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -28,7 +29,7 @@ SSE_SECS=${BENCH_SSE_SECONDS:-6}
 SSE_CLIENTS=${BENCH_SSE_CLIENTS:-1000 10000}
 OUT=${BENCH_OUT:-$top/bench/results/$(date -u +%F).md}
 PORT=${BENCH_PORT:-18480}
-PARTS=" ${BENCH_PARTS:-produce contracts sse memory status capture} "
+PARTS=" ${BENCH_PARTS:-produce contracts sse memory status capture discovery} "
 STATUS_CLIENTS=${BENCH_STATUS_CLIENTS:-1000}
 CONNS=64
 LOAD_CPU=               # capture: "taskset -c 1" for wrk (capture_part)
@@ -599,7 +600,123 @@ capture_part() {
     CAP_BROKER=${broker:+pinned}
 }
 
-for part in produce contracts sse memory status capture; do
+# discovery: the catalog (AsyncAPI) and the REST Proxy topic list, each
+# against nginx serving the same bytes from a file; the catalog also per
+# caller (kafka_jwt, HS256, grants for part of the topics)
+DISC_TOPICS=8
+
+disc_conf() {
+    local i fixed=
+    for i in $(seq 1 "$DISC_TOPICS"); do
+        fixed="$fixed
+        location = /orders-$i {
+            kafka_produce  bench-disc-$i;
+            kafka_produce_schema  $top/bench/order.schema.json;
+        }
+        location = /orders-$i/events {
+            kafka_consume_sse  bench-disc-$i;
+            kafka_consume_format  json;
+        }"
+    done
+    { conf_head "load_module $MODULE;"; cat <<EOF
+    kafka_brokers  $KAFKA_BROKERS;
+    server {
+        listen  127.0.0.1:$PORT backlog=8192;
+        kafka_catalog_title  "Bench events";
+        kafka_catalog_description  "The discovery benchmark's products.";
+        kafka_jwt_key_type  hmac;
+        kafka_jwt_key_file  $work/disc.key;
+
+        location = /catalog { kafka_catalog; }
+        location = /catalog-jwt {
+            kafka_jwt  bench;
+            kafka_acl_claim  scope;
+            kafka_catalog;
+        }
+        location = /topics { kafka_metadata  topics; }
+        location = /file/catalog.json {
+            alias  $work/disc-catalog.json;
+            default_type  application/json;
+        }
+        location = /file/catalog-jwt.json {
+            alias  $work/disc-catalog-jwt.json;
+            default_type  application/json;
+        }
+        location = /file/topics.json {
+            alias  $work/disc-topics.json;
+            default_type  application/json;
+        }
+        location ~ ^/t/(?<t>bench-disc-x[0-9]+)\$ {
+            kafka_produce  \$t;
+            kafka_catalog_path  "/t/{topic}";
+        }
+        $fixed
+    }
+}
+EOF
+    } | write_conf gateway-discovery
+}
+
+b64url() { openssl base64 -A | tr '+/' '-_' | tr -d '='; }
+
+# an HS256 token signed with $work/disc.key, valid for an hour
+disc_token() {
+    local h p key
+    key=$(od -An -v -tx1 "$work/disc.key" | tr -d ' \n')
+    h=$(printf '{"alg":"HS256","typ":"JWT"}' | b64url)
+    p=$(printf '{"sub":"bench","exp":%d,"scope":"%s"}' \
+        $(( $(date +%s) + 3600 )) \
+        "kafka:produce:bench-disc-1 kafka:consume:bench-disc-2 kafka:produce:bench-disc-x*" \
+        | b64url)
+    printf '%s.%s.%s\n' "$h" "$p" "$(printf '%s.%s' "$h" "$p" \
+        | openssl dgst -sha256 -binary -mac HMAC -macopt "hexkey:$key" \
+        | b64url)"
+}
+
+disc_get() {  # NAME PATH [TOKEN]: a GET cell
+    BENCH_AUTH=${3:-} wrk_cell "$1" "$2" get 0
+}
+
+discovery_part() {
+    local i run token
+    log "discovery: $RUNS runs of ${SECS}s cells, $CONNS connections, 1 worker"
+    openssl rand -out "$work/disc.key" 64
+    token=$(disc_token)
+    for i in $(seq 1 "$DISC_TOPICS"); do ctl "topic bench-disc-$i 4"; done
+    for i in 1 2 3 4; do ctl "topic bench-disc-x$i 4"; done
+    disc_conf
+    chmod a+rx "$work"      # the worker (nobody under root) reads the files
+    start_nginx gateway-discovery
+    # the files hold exactly what the module answered
+    curl -sf -o "$work/disc-catalog.json" "http://127.0.0.1:$PORT/catalog"
+    curl -sf -o "$work/disc-catalog-jwt.json" \
+        -H "Authorization: Bearer $token" "http://127.0.0.1:$PORT/catalog-jwt"
+    curl -sf -o "$work/disc-topics.json" "http://127.0.0.1:$PORT/topics"
+    DISC_BYTES="catalog $(wc -c < "$work/disc-catalog.json") B,"
+    DISC_BYTES="$DISC_BYTES per caller $(wc -c < "$work/disc-catalog-jwt.json") B,"
+    DISC_BYTES="$DISC_BYTES topic list $(wc -c < "$work/disc-topics.json") B"
+    log "discovery: $DISC_BYTES"
+
+    for run in $(seq 1 "$RUNS"); do
+        disc_get disc_cat_file /file/catalog.json
+        disc_get disc_cat /catalog
+        disc_get disc_jwt_file /file/catalog-jwt.json
+        disc_get disc_jwt /catalog-jwt "$token"
+        disc_get disc_top_file /file/topics.json
+        disc_get disc_top /topics
+    done
+
+    grep -E '\[(alert|emerg|crit)\]' \
+        "$work/gateway-discovery/logs/error.log" >&2 || true
+    stop_nginx gateway-discovery
+
+    ratio disc_cat_rps disc_cat_file_rps r_disc_cat
+    ratio disc_jwt_rps disc_jwt_file_rps r_disc_jwt
+    ratio disc_top_rps disc_top_file_rps r_disc_top
+}
+
+
+for part in produce contracts sse memory status capture discovery; do
     case $PARTS in *" $part "*) log "$part"; "${part}_part" ;; esac
 done
 
@@ -758,6 +875,44 @@ cat <<EOF
 | SSE, worker CPU s / M events | $(summary st_off_sse_cpu_me %.2f) | $(summary st_on_sse_cpu_me %.2f) | $(summary r_st_sse_cpu %.3f) |
 EOF
 fi
+
+if has discovery; then
+cat <<EOF
+
+## Discovery (kafka_catalog, kafka_metadata)
+
+GETs of the catalog of a server with $DISC_TOPICS fixed topics (each a
+\`kafka_produce\` location with \`bench/order.schema.json\` and a JSON
+stream) and a templated location with 4 topics from Kafka's metadata; the
+same catalog under \`kafka_jwt\` (HS256) and \`kafka_acl_claim\`, for a token
+that grants part of the topics; and \`kafka_metadata topics\`.  Each
+against the same nginx serving the very bytes the module answered from a
+file (\`alias\`).  Sizes: $DISC_BYTES.
+
+| cell | requests/s | p50 ms | p99 ms | non-2xx |
+|---|---|---|---|---|
+EOF
+for c in disc_cat_file disc_cat disc_jwt_file disc_jwt disc_top_file disc_top; do
+    case $c in
+        disc_cat_file) label="the catalog's bytes from a file" ;;
+        disc_cat) label="\`kafka_catalog\`" ;;
+        disc_jwt_file) label="the per-caller catalog's bytes from a file" ;;
+        disc_jwt) label="\`kafka_catalog\` under \`kafka_jwt\`, per caller" ;;
+        disc_top_file) label="the topic list's bytes from a file" ;;
+        disc_top) label="\`kafka_metadata topics\` (cached metadata)" ;;
+    esac
+    echo "| $label | $(summary "${c}_rps" %.0f) | $(summary "${c}_p50" %.2f) | $(summary "${c}_p99" %.2f) | $(sum "${c}_bad") |"
+done
+cat <<EOF
+
+| module / file, requests/s | |
+|---|---|
+| \`kafka_catalog\` | $(summary r_disc_cat %.3f) |
+| \`kafka_catalog\`, per caller | $(summary r_disc_jwt %.3f) |
+| \`kafka_metadata topics\` | $(summary r_disc_top %.3f) |
+EOF
+fi
+
 
 cat <<EOF
 
