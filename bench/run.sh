@@ -603,7 +603,8 @@ capture_part() {
 # discovery: the catalog (AsyncAPI) and the REST Proxy topic list, each
 # against nginx serving the same bytes from a file; the catalog also per
 # caller (kafka_jwt, HS256, grants for part of the topics)
-DISC_TOPICS=8
+DISC_TOPICS=8           # fixed topics, each a produce and a stream location
+DISC_TEMPLATED=4        # topics of the templated location, from metadata
 
 disc_conf() {
     local i fixed=
@@ -683,7 +684,7 @@ discovery_part() {
     openssl rand -out "$work/disc.key" 64
     token=$(disc_token)
     for i in $(seq 1 "$DISC_TOPICS"); do ctl "topic bench-disc-$i 4"; done
-    for i in 1 2 3 4; do ctl "topic bench-disc-x$i 4"; done
+    for i in $(seq 1 "$DISC_TEMPLATED"); do ctl "topic bench-disc-x$i 4"; done
     disc_conf
     chmod a+rx "$work"      # the worker (nobody under root) reads the files
     start_nginx gateway-discovery
@@ -883,7 +884,7 @@ cat <<EOF
 
 GETs of the catalog of a server with $DISC_TOPICS fixed topics (each a
 \`kafka_produce\` location with \`bench/order.schema.json\` and a JSON
-stream) and a templated location with 4 topics from Kafka's metadata; the
+stream) and a templated location with $DISC_TEMPLATED topics from Kafka's metadata; the
 same catalog under \`kafka_jwt\` (HS256) and \`kafka_acl_claim\`, for a token
 that grants part of the topics; and \`kafka_metadata topics\`.  Each
 against the same nginx serving the very bytes the module answered from a
