@@ -5,9 +5,9 @@
 #
 # Environment: BENCH_RUNS (3) repetitions of every cell, BENCH_SECONDS (5)
 # per produce cell, BENCH_SSE_SECONDS (6) per SSE rate, BENCH_SSE_CLIENTS
-# ("1000 10000"), BENCH_STATUS_CLIENTS (1000), BENCH_PARTS ("produce
-# contracts sse memory status capture discovery"), BENCH_OUT
-# (bench/results/<date>.md).
+# ("1000 10000"), BENCH_STATUS_CLIENTS (1000), BENCH_HIGH_CONNS (256),
+# BENCH_PARTS ("produce concurrency contracts sse memory status capture
+# discovery"), BENCH_OUT (bench/results/<date>.md).
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -29,9 +29,10 @@ SSE_SECS=${BENCH_SSE_SECONDS:-6}
 SSE_CLIENTS=${BENCH_SSE_CLIENTS:-1000 10000}
 OUT=${BENCH_OUT:-$top/bench/results/$(date -u +%F).md}
 PORT=${BENCH_PORT:-18480}
-PARTS=" ${BENCH_PARTS:-produce contracts sse memory status capture discovery} "
+PARTS=" ${BENCH_PARTS:-produce concurrency contracts sse memory status capture discovery} "
 STATUS_CLIENTS=${BENCH_STATUS_CLIENTS:-1000}
 CONNS=64
+HIGH_CONNS=${BENCH_HIGH_CONNS:-256}
 LOAD_CPU=               # capture: "taskset -c 1" for wrk (capture_part)
 NOFILE=$(ulimit -Hn)     # nginx may not raise its worker's limit above it
 if [ "$NOFILE" = unlimited ] || [ "$NOFILE" -gt 65536 ]; then
@@ -258,6 +259,45 @@ produce_part() {
         ratio "noack_${s}_rps" "ceil_${s}_rps" "r_noack_${s}"
     done
     awk '{ printf "%.0f\n", $1 * 100 }' "$data/env_rps" > "$data/env_recs"
+    ratio ack_1024_p99 ceil_1024_p99 rp_ack_1024
+    ratio noack_1024_p99 ceil_1024_p99 rp_noack_1024
+}
+
+
+# concurrency: 1 KiB at $HIGH_CONNS connections, the gateway of the produce
+# part with 1 and with 2 workers; ratios to the same nginx's ceiling in the
+# same run
+concurrency_part() {
+    local w i conns=$CONNS
+    CONNS=$HIGH_CONNS
+    log "concurrency: $RUNS runs of ${SECS}s cells, $CONNS connections"
+    for w in 1 2; do
+        sed "s/^worker_processes  1;/worker_processes  $w;/" \
+            "$work/gateway/conf/nginx.conf" | write_conf "gateway-w$w"
+        start_nginx "gateway-w$w"
+
+        # warm-up: each worker's connections, metadata, producer ids
+        for i in $(seq 1 20); do
+            curl -sf -o /dev/null --data x "http://127.0.0.1:$PORT/ack/bench-hc"
+            curl -sf -o /dev/null --data x "http://127.0.0.1:$PORT/noack/bench-hc-noack"
+        done
+
+        for run in $(seq 1 "$RUNS"); do
+            wrk_cell "hc${w}_ceil" /ceiling raw 1024
+            wrk_cell "hc${w}_ack" /ack/bench-hc raw 1024
+            wrk_cell "hc${w}_noack" /noack/bench-hc-noack raw 1024
+            sleep 2     # what ack off accepted is still being delivered
+        done
+
+        grep -E '\[(alert|emerg|crit)\]' "$work/gateway-w$w/logs/error.log" >&2 || true
+        stop_nginx "gateway-w$w"
+
+        for c in ack noack; do
+            ratio "hc${w}_${c}_rps" "hc${w}_ceil_rps" "r_hc${w}_${c}"
+            ratio "hc${w}_${c}_p99" "hc${w}_ceil_p99" "rp_hc${w}_${c}"
+        done
+    done
+    CONNS=$conns
 }
 
 
@@ -389,12 +429,17 @@ sse_part() {
 EOF
 } | write_conf module-idle
 
+# the same with a fire-and-forget location too: the batching producer
+sed 's|^        location /s |        location /f { kafka_produce idle; kafka_produce_ack off; }\n&|' \
+    "$work/module-idle/conf/nginx.conf" | write_conf module-two
+
 memory_part() {
     for run in $(seq 1 "$RUNS"); do
-        for server in plain module-idle; do
+        for server in plain module-idle module-two; do
             start_nginx "$server"
             sleep 2
             add "idle_$server" "$(rss_kib "$WPID")"
+            add "threads_$server" "$(ls "/proc/$WPID/task" | wc -l)"
             stop_nginx "$server"
         done
     done
@@ -476,8 +521,8 @@ status_part() {
 
 # capture: proxy_pass to a local upstream answering 1 KiB, a 1 KiB POST
 # body, with kafka_log (both bodies) and without, alternating.  Two
-# gateways: capture alone (no location waits for acks: linger.ms 5), and
-# capture next to a kafka_produce location with acks (linger.ms 0.5).
+# gateways: capture alone (only the batching producer runs), and capture
+# next to a kafka_produce location with acks (its own producer runs too).
 capture_conf() {  # NAME EXTRA_LOCATION
     { conf_head "load_module $MODULE;"; cat <<EOF
     kafka_brokers  $KAFKA_BROKERS;
@@ -717,7 +762,7 @@ discovery_part() {
 }
 
 
-for part in produce contracts sse memory status capture discovery; do
+for part in produce concurrency contracts sse memory status capture discovery; do
     case $PARTS in *" $part "*) log "$part"; "${part}_part" ;; esac
 done
 
@@ -794,6 +839,33 @@ Envelope: **$(summary env_recs %.0f) records/s**.
 EOF
 fi
 
+if has concurrency; then
+cat <<EOF
+
+## Produce at $HIGH_CONNS connections (1 KiB)
+
+The gateway of the produce part with 1 and with 2 workers; ratios to the
+same nginx's \`return 204\` in the same run.
+
+| workers | cell | requests/s | p50 ms | p99 ms | non-2xx | / ceiling, requests/s | / ceiling, p99 |
+|---|---|---|---|---|---|---|---|
+EOF
+for w in 1 2; do
+    for c in ceil ack noack; do
+        case $c in
+            ceil) label="ceiling: \`return 204\`"; r="—"; rp="—" ;;
+            ack) label="\`kafka_produce\`, ack on" ;;
+            noack) label="\`kafka_produce\`, ack off" ;;
+        esac
+        if [ "$c" != ceil ]; then
+            r=$(summary "r_hc${w}_$c" %.3f)
+            rp=$(summary "rp_hc${w}_$c" %.2f)
+        fi
+        echo "| $w | $label | $(summary "hc${w}_${c}_rps" %.0f) | $(summary "hc${w}_${c}_p50" %.2f) | $(summary "hc${w}_${c}_p99" %.2f) | $(sum "hc${w}_${c}_bad") | $r | $rp |"
+    done
+done
+fi
+
 if has contracts; then
 cat <<EOF
 
@@ -855,10 +927,11 @@ cat <<EOF
 
 ## Idle worker memory
 
-| worker | RSS KiB |
-|---|---|
-| nginx without the module | $(summary idle_plain %.0f) |
-| with the module, a producer and a consumer | $(summary idle_module-idle %.0f) |
+| worker | RSS KiB | threads |
+|---|---|---|
+| nginx without the module | $(summary idle_plain %.0f) | $(median threads_plain) |
+| with the module, a producer and a consumer | $(summary idle_module-idle %.0f) | $(median threads_module-idle) |
+| with the module, both producers and a consumer | $(summary idle_module-two %.0f) | $(median threads_module-two) |
 EOF
 fi
 
@@ -926,6 +999,18 @@ has produce && cat <<EOF
 | produce 1 KiB, ack on: ≥ 50% of the ceiling's requests/s | $(target "$(median r_ack_1024)" ">=" 0.5) |
 | produce 1 KiB, ack on: p99 within 10 ms of the ceiling's | $(target "$(median d_p99_1024)" "<" 10) |
 | envelope of 100 records: ≥ 300,000 records/s | $(target "$(median env_recs)" ">=" 300000) |
+| ack on, $CONNS connections: ≥ 0.70 of the ceiling's requests/s (1 KiB) | $(target "$(median r_ack_1024)" ">=" 0.7) |
+| ack on, $CONNS connections: p99 ≤ 3 × the ceiling's | $(target "$(median rp_ack_1024)" "<" 3.0001) |
+| ack off, $CONNS connections: ≥ 0.80 of the ceiling's requests/s (1 KiB) | $(target "$(median r_noack_1024)" ">=" 0.8) |
+| ack off, $CONNS connections: p99 ≤ 3 × the ceiling's | $(target "$(median rp_noack_1024)" "<" 3.0001) |
+EOF
+has concurrency && cat <<EOF
+| ack on, $HIGH_CONNS connections, 1 worker: ≥ 0.70 of the ceiling's requests/s | $(target "$(median r_hc1_ack)" ">=" 0.7) |
+| ack on, $HIGH_CONNS connections, 1 worker: p99 ≤ 3 × the ceiling's | $(target "$(median rp_hc1_ack)" "<" 3.0001) |
+| ack on, $HIGH_CONNS connections, 2 workers: ≥ 0.70 of the ceiling's requests/s | $(target "$(median r_hc2_ack)" ">=" 0.7) |
+| ack on, $HIGH_CONNS connections, 2 workers: p99 ≤ 3 × the ceiling's | $(target "$(median rp_hc2_ack)" "<" 3.0001) |
+| ack off, $HIGH_CONNS connections, 1 worker: ≥ 0.80 of the ceiling's requests/s | $(target "$(median r_hc1_noack)" ">=" 0.8) |
+| ack off, $HIGH_CONNS connections, 1 worker: p99 ≤ 3 × the ceiling's | $(target "$(median rp_hc1_noack)" "<" 3.0001) |
 EOF
 has contracts && cat <<EOF
 | envelope of 100 orders with a schema: ≥ 60% of the records/s without | $(target "$(median r_contract)" ">=" 0.6) |
@@ -961,9 +1046,11 @@ cat > "$work/capture.md" <<EOF
 \`proxy_pass\` to an upstream in the same nginx answering 1 KiB (keepalive),
 wrk POSTing 1 KiB bodies; with \`kafka_log\` (CloudEvents, both bodies: a
 record of a 1 KiB value and a 1 KiB header per request) and without.
-*capture alone*: no location waits for acks (the producer's \`linger.ms\`
-is 5); *next to kafka_produce*: the same nginx also has a \`kafka_produce\`
-location with acks (\`linger.ms\` 0.5), unused during the cells.
+*capture alone*: no location waits for acks, so only the batching
+producer runs (\`linger.ms\` 5); *next to kafka_produce*: the same nginx
+also has a \`kafka_produce\` location with acks, unused during the cells,
+so its producer (\`linger.ms\` 0.5) runs too; capture records go through
+the batching producer in both.
 *saturated*: wrk as fast as the gateway answers; *paced*: each connection
 waits ${CAPTURE_DELAY_MS} ms before each request, a load below both cells' capacity.
 *worker CPU µs/request*: the worker process's CPU time (its event loop,
