@@ -167,7 +167,7 @@ ngx_http_kafka_consumer_conf(ngx_conf_t *cf, ngx_http_kafka_main_conf_t *kmcf)
     size_t            size;
     rd_kafka_conf_t  *conf;
 
-    conf = ngx_http_kafka_conf_new(cf, kmcf, NGX_HTTP_KAFKA_ROLE_CONSUMER);
+    conf = ngx_http_kafka_conf_new(cf, kmcf, NGX_HTTP_KAFKA_ROLE_CONSUMER, 0);
     if (conf == NULL) {
         return NULL;
     }

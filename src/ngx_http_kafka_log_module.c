@@ -20,7 +20,8 @@
  *
  * In the log phase of a main request, each kafka_log whose if= allows it
  * gets one record describing the exchange, built once
- * (ngx_http_kafka_log_format.c) and handed to the worker's producer with
+ * (ngx_http_kafka_log_format.c) and handed to the worker's batching
+ * producer (NGX_HTTP_KAFKA_PRODUCER_BATCH, linger.ms 5) with
  * RD_KAFKA_MSG_F_COPY: librdkafka owns copies of the key and value, and
  * the headers (heap memory: the last kafka_log that takes the record gets
  * them, the others copies), nothing of the request.  The response was
@@ -247,7 +248,9 @@ ngx_http_kafka_log_handler(ngx_http_request_t *r)
 
     llcf = ngx_http_get_module_loc_conf(r, ngx_http_kafka_log_module);
 
-    if (llcf->logs == NULL || ngx_http_kafka_producer() == NULL) {
+    if (llcf->logs == NULL
+        || ngx_http_kafka_producer(NGX_HTTP_KAFKA_PRODUCER_BATCH) == NULL)
+    {
         return NGX_OK;
     }
 
@@ -581,7 +584,8 @@ ngx_http_kafka_log_produce(ngx_http_request_t *r, ngx_http_kafka_log_t *log,
 
     hs = copy ? rd_kafka_headers_copy(headers) : headers;
 
-    err = rd_kafka_producev(ngx_http_kafka_producer(),
+    err = rd_kafka_producev(ngx_http_kafka_producer(
+                                           NGX_HTTP_KAFKA_PRODUCER_BATCH),
               RD_KAFKA_V_TOPIC((char *) log->topic.data),
               RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
               RD_KAFKA_V_VALUE(value->data, value->len),
@@ -962,6 +966,13 @@ ngx_http_kafka_log(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     /* ngx_conf_file.c keeps every argument NUL-terminated */
     log->topic = value[1];
 
+    if (ngx_http_kafka_warm_topic(cf, NGX_HTTP_KAFKA_PRODUCER_BATCH,
+                                  &log->topic)
+        != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
     /* the topic's counter in the worker: one per distinct topic */
 
     lmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_kafka_log_module);
@@ -1015,6 +1026,7 @@ ngx_http_kafka_log(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     kmcf = ngx_http_conf_get_module_main_conf(cf,
                                               ngx_http_kafka_gateway_module);
     kmcf->producer_used = 1;
+    kmcf->batch_used = 1;
 
     return NGX_CONF_OK;
 }

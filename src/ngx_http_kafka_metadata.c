@@ -749,7 +749,7 @@ ngx_http_kafka_metadata_fetch(ngx_http_request_t *r)
     ngx_http_kafka_metadata_fetch_t      *fetch;
     ngx_http_kafka_metadata_main_conf_t  *mmcf;
 
-    rk = ngx_http_kafka_producer();
+    rk = ngx_http_kafka_producer(NGX_HTTP_KAFKA_PRODUCER_ACK);
     if (rk == NULL) {
         return NGX_DECLINED;
     }

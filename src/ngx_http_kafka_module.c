@@ -32,10 +32,14 @@ static char *ngx_http_kafka_brokers(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_kafka_property(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static ngx_int_t ngx_http_kafka_producers_conf(ngx_conf_t *cf,
+    ngx_http_kafka_main_conf_t *kmcf);
 static rd_kafka_conf_t *ngx_http_kafka_conf_create(
-    ngx_http_kafka_main_conf_t *kmcf, ngx_uint_t role, ngx_log_t *log);
+    ngx_http_kafka_main_conf_t *kmcf, ngx_uint_t role, ngx_uint_t batch,
+    ngx_log_t *log);
 static ngx_int_t ngx_http_kafka_conf_defaults(rd_kafka_conf_t *conf,
-    ngx_http_kafka_main_conf_t *kmcf, ngx_uint_t role, ngx_log_t *log);
+    ngx_http_kafka_main_conf_t *kmcf, ngx_uint_t role, ngx_uint_t batch,
+    ngx_log_t *log);
 static ngx_int_t ngx_http_kafka_conf_properties(rd_kafka_conf_t *conf,
     ngx_http_kafka_main_conf_t *kmcf, ngx_uint_t role, ngx_log_t *log,
     ngx_uint_t *message_timeout_set);
@@ -156,8 +160,9 @@ ngx_http_kafka_create_main_conf(ngx_conf_t *cf)
      *     kmcf->brokers = { 0, NULL };
      *     kmcf->properties = NULL;
      *     kmcf->produce_timeout_max = 0;
-     *     kmcf->producer_conf = NULL;
+     *     kmcf->producer_conf = { NULL, NULL };
      *     kmcf->producer_used = 0;
+     *     kmcf->batch_used = 0;
      *     kmcf->consumer_used = 0;
      */
 
@@ -231,19 +236,10 @@ ngx_http_kafka_postconfiguration(ngx_conf_t *cf)
         return NGX_ERROR;
     }
 
-    if (kmcf->producer_used) {
-        kmcf->producer_conf = ngx_http_kafka_conf_new(cf, kmcf,
-                                                  NGX_HTTP_KAFKA_ROLE_PRODUCER);
-        if (kmcf->producer_conf == NULL) {
-            return NGX_ERROR;
-        }
-
-        if (ngx_http_kafka_conf_check(cf, kmcf->producer_conf,
-                                      RD_KAFKA_PRODUCER)
-            != NGX_OK)
-        {
-            return NGX_ERROR;
-        }
+    if (kmcf->producer_used
+        && ngx_http_kafka_producers_conf(cf, kmcf) != NGX_OK)
+    {
+        return NGX_ERROR;
     }
 
     if (kmcf->consumer_used) {
@@ -258,6 +254,97 @@ ngx_http_kafka_postconfiguration(ngx_conf_t *cf)
 
 
 /*
+ * The producers a worker needs: the batching one if any record is
+ * fire-and-forget (kafka_produce_ack off, kafka_log), the one with a
+ * short linger.ms if any request waits for its acks, or if nothing else
+ * produces (kafka_metadata and kafka_catalog look up metadata with
+ * whichever producer runs).
+ */
+
+static ngx_int_t
+ngx_http_kafka_producers_conf(ngx_conf_t *cf,
+    ngx_http_kafka_main_conf_t *kmcf)
+{
+    ngx_uint_t        i;
+    rd_kafka_conf_t  *conf;
+
+    for (i = 0; i < NGX_HTTP_KAFKA_PRODUCERS; i++) {
+
+        if (i == NGX_HTTP_KAFKA_PRODUCER_BATCH ? !kmcf->batch_used
+            : (kmcf->produce_timeout_max == 0 && kmcf->batch_used))
+        {
+            continue;
+        }
+
+        conf = ngx_http_kafka_conf_new(cf, kmcf, NGX_HTTP_KAFKA_ROLE_PRODUCER,
+                                       i == NGX_HTTP_KAFKA_PRODUCER_BATCH);
+        if (conf == NULL) {
+            return NGX_ERROR;
+        }
+
+        if (ngx_http_kafka_conf_check(cf, conf, RD_KAFKA_PRODUCER) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        kmcf->producer_conf[i] = conf;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * A topic that the configuration names, for the producer "which"
+ * (NGX_HTTP_KAFKA_PRODUCER_*): the worker creates its topic handle at
+ * start, so that its metadata (partitions, leaders) is on the way before
+ * the first request needs it.
+ */
+
+ngx_int_t
+ngx_http_kafka_warm_topic(ngx_conf_t *cf, ngx_uint_t which, ngx_str_t *topic)
+{
+    ngx_str_t                   *t;
+    ngx_uint_t                   i;
+    ngx_http_kafka_main_conf_t  *kmcf;
+
+    kmcf = ngx_http_conf_get_module_main_conf(cf,
+                                              ngx_http_kafka_gateway_module);
+
+    if (kmcf->warm[which] == NULL) {
+        kmcf->warm[which] = ngx_array_create(cf->pool, 4, sizeof(ngx_str_t));
+        if (kmcf->warm[which] == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    t = kmcf->warm[which]->elts;
+
+    for (i = 0; i < kmcf->warm[which]->nelts; i++) {
+        if (t[i].len == topic->len
+            && ngx_strncmp(t[i].data, topic->data, topic->len) == 0)
+        {
+            return NGX_OK;
+        }
+    }
+
+    t = ngx_array_push(kmcf->warm[which]);
+    if (t == NULL) {
+        return NGX_ERROR;
+    }
+
+    t->len = topic->len;
+    t->data = ngx_pnalloc(cf->pool, topic->len + 1);
+    if (t->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    *ngx_cpymem(t->data, topic->data, topic->len) = '\0';
+
+    return NGX_OK;
+}
+
+
+/*
  * A client's configuration, freed with the configuration cycle's pool.
  * It is built in the master and only duplicated by the workers:
  * rd_kafka_conf_t is plain memory and survives fork(), a handle does not.
@@ -265,12 +352,12 @@ ngx_http_kafka_postconfiguration(ngx_conf_t *cf)
 
 rd_kafka_conf_t *
 ngx_http_kafka_conf_new(ngx_conf_t *cf, ngx_http_kafka_main_conf_t *kmcf,
-    ngx_uint_t role)
+    ngx_uint_t role, ngx_uint_t batch)
 {
     rd_kafka_conf_t     *conf;
     ngx_pool_cleanup_t  *cln;
 
-    conf = ngx_http_kafka_conf_create(kmcf, role, cf->log);
+    conf = ngx_http_kafka_conf_create(kmcf, role, batch, cf->log);
     if (conf == NULL) {
         return NULL;
     }
@@ -530,7 +617,7 @@ ngx_http_kafka_property(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
 static rd_kafka_conf_t *
 ngx_http_kafka_conf_create(ngx_http_kafka_main_conf_t *kmcf, ngx_uint_t role,
-    ngx_log_t *log)
+    ngx_uint_t batch, ngx_log_t *log)
 {
     ngx_uint_t        message_timeout_set;
     rd_kafka_conf_t  *conf;
@@ -541,7 +628,7 @@ ngx_http_kafka_conf_create(ngx_http_kafka_main_conf_t *kmcf, ngx_uint_t role,
         return NULL;
     }
 
-    if (ngx_http_kafka_conf_defaults(conf, kmcf, role, log) != NGX_OK
+    if (ngx_http_kafka_conf_defaults(conf, kmcf, role, batch, log) != NGX_OK
         || ngx_http_kafka_conf_properties(conf, kmcf, role, log,
                                           &message_timeout_set)
            != NGX_OK)
@@ -549,7 +636,7 @@ ngx_http_kafka_conf_create(ngx_http_kafka_main_conf_t *kmcf, ngx_uint_t role,
         goto failed;
     }
 
-    if (role == NGX_HTTP_KAFKA_ROLE_PRODUCER && !message_timeout_set
+    if (role == NGX_HTTP_KAFKA_ROLE_PRODUCER && !batch && !message_timeout_set
         && kmcf->produce_timeout_max
         && ngx_http_kafka_conf_message_timeout(conf, kmcf, log) != NGX_OK)
     {
@@ -569,7 +656,8 @@ failed:
 
 static ngx_int_t
 ngx_http_kafka_conf_defaults(rd_kafka_conf_t *conf,
-    ngx_http_kafka_main_conf_t *kmcf, ngx_uint_t role, ngx_log_t *log)
+    ngx_http_kafka_main_conf_t *kmcf, ngx_uint_t role, ngx_uint_t batch,
+    ngx_log_t *log)
 {
     u_char     *brokers;
     ngx_int_t   rc;
@@ -590,9 +678,22 @@ ngx_http_kafka_conf_defaults(rd_kafka_conf_t *conf,
         return NGX_ERROR;
     }
 
+    /*
+     * reconnect.backoff.max.ms: librdkafka doubles its wait between
+     * attempts to reach a broker up to this, 10 s by default, so after an
+     * outage of a few seconds the first attempt that can succeed came up
+     * to 10 s after the brokers returned, while requests kept failing
+     * (bench/results/: first 2xx 0.2 s to more than 8 s after the return).
+     * At 1 s it comes within a second; a broker that is down costs one
+     * connection attempt a second per client and broker.
+     */
+
     if (ngx_http_kafka_conf_set(conf, "client.id", "nginx-kafka-gateway", log)
         != NGX_OK
-        || ngx_http_kafka_conf_set(conf, "log.queue", "true", log) != NGX_OK)
+        || ngx_http_kafka_conf_set(conf, "log.queue", "true", log) != NGX_OK
+        || ngx_http_kafka_conf_set(conf, "reconnect.backoff.max.ms", "1000",
+                                   log)
+           != NGX_OK)
     {
         return NGX_ERROR;
     }
@@ -628,8 +729,8 @@ ngx_http_kafka_conf_defaults(rd_kafka_conf_t *conf,
      * measured best on loopback (bench/): 0 sends tiny batches at a
      * high CPU cost, 1 and more only add latency.
      *
-     * When no location waits for an ack (only kafka_log and
-     * kafka_produce_ack off produce), the wait is paid by nobody, and
+     * Fire-and-forget records (kafka_log, kafka_produce_ack off) have
+     * their own producer, where the wait is paid by nobody and
      * librdkafka's 5 ms costs far less CPU: at 0.5 to 3 ms its broker
      * threads called poll() 10,000 to 50,000 times a second at 6,000
      * to 17,000 records/s, at 5 ms a few hundred times (librdkafka 2.0.2,
@@ -639,8 +740,7 @@ ngx_http_kafka_conf_defaults(rd_kafka_conf_t *conf,
     if (ngx_http_kafka_conf_set(conf, "enable.idempotence", "true", log)
         != NGX_OK
         || ngx_http_kafka_conf_set(conf, "acks", "all", log) != NGX_OK
-        || ngx_http_kafka_conf_set(conf, "linger.ms",
-                                   kmcf->produce_timeout_max ? "0.5" : "5",
+        || ngx_http_kafka_conf_set(conf, "linger.ms", batch ? "5" : "0.5",
                                    log)
            != NGX_OK)
     {
@@ -694,9 +794,11 @@ ngx_http_kafka_conf_properties(rd_kafka_conf_t *conf,
 
 /*
  * librdkafka gives up on a message after message.timeout.ms and reports
- * whether it may have been written.  Unless set explicitly, it ends a
- * second before the longest kafka_produce_timeout, so that report, not
- * the request's own timer, usually decides the answer.
+ * whether it may have been written.  Unless set explicitly, it ends 1.5 s
+ * before the longest kafka_produce_timeout (half of it below 3 s), so that
+ * report, not the request's own timer, decides the answer: librdkafka
+ * looks for timed-out messages once a second, so its report may come up
+ * to a second after message.timeout.ms.
  */
 
 static ngx_int_t
@@ -718,7 +820,7 @@ ngx_http_kafka_conf_message_timeout(rd_kafka_conf_t *conf,
         return NGX_OK;
     }
 
-    timeout = (timeout > 2000) ? timeout - 1000 : timeout / 2;
+    timeout = (timeout > 3000) ? timeout - 1500 : timeout / 2;
 
     if (timeout == 0) {
         timeout = 1;
@@ -773,7 +875,7 @@ ngx_http_kafka_init_process(ngx_cycle_t *cycle)
         return NGX_OK;
     }
 
-    if (kmcf->producer_conf
+    if (kmcf->producer_used
         && ngx_http_kafka_producer_init(cycle, kmcf) != NGX_OK)
     {
         return NGX_ERROR;

@@ -30,6 +30,15 @@
 #define NGX_HTTP_KAFKA_ROLE_PRODUCER   1
 #define NGX_HTTP_KAFKA_ROLE_CONSUMER   2
 
+/*
+ * The worker's producers: one for requests that wait for their acks
+ * (a short linger.ms), one that batches fire-and-forget records
+ * (kafka_produce_ack off, kafka_log); each exists only if used.
+ */
+#define NGX_HTTP_KAFKA_PRODUCER_ACK    0
+#define NGX_HTTP_KAFKA_PRODUCER_BATCH  1
+#define NGX_HTTP_KAFKA_PRODUCERS       2
+
 
 typedef struct {
     ngx_str_t                   name;
@@ -50,10 +59,18 @@ typedef struct {
     ngx_msec_t                  produce_timeout_max;
 
     /* the clients' configurations, validated at configuration time */
-    rd_kafka_conf_t            *producer_conf;
+    rd_kafka_conf_t            *producer_conf[NGX_HTTP_KAFKA_PRODUCERS];
     rd_kafka_conf_t            *consumer_conf;
 
+    /*
+     * ngx_str_t, NUL-terminated: the topics the configuration names
+     * (kafka_produce and kafka_log with a constant topic), by producer;
+     * each worker asks Kafka for their metadata when it starts
+     */
+    ngx_array_t                *warm[NGX_HTTP_KAFKA_PRODUCERS];
+
     unsigned                    producer_used:1;
+    unsigned                    batch_used:1;  /* fire-and-forget records */
     unsigned                    consumer_used:1;
     unsigned                    stats_used:1;  /* kafka_status, _health */
 } ngx_http_kafka_main_conf_t;
@@ -101,11 +118,13 @@ extern ngx_module_t  ngx_http_kafka_contract_module;
 
 /* ngx_http_kafka_module.c: configuration shared by all clients */
 rd_kafka_conf_t *ngx_http_kafka_conf_new(ngx_conf_t *cf,
-    ngx_http_kafka_main_conf_t *kmcf, ngx_uint_t role);
+    ngx_http_kafka_main_conf_t *kmcf, ngx_uint_t role, ngx_uint_t batch);
 ngx_int_t ngx_http_kafka_conf_set(rd_kafka_conf_t *conf, const char *name,
     const char *value, ngx_log_t *log);
 ngx_int_t ngx_http_kafka_conf_check(ngx_conf_t *cf, rd_kafka_conf_t *conf,
     rd_kafka_type_t type);
+ngx_int_t ngx_http_kafka_warm_topic(ngx_conf_t *cf, ngx_uint_t which,
+    ngx_str_t *topic);
 
 /* ngx_http_kafka_entry.c */
 ngx_int_t ngx_http_kafka_entry(ngx_http_request_t *r,

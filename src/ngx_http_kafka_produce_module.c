@@ -524,7 +524,8 @@ ngx_http_kafka_produce_send(ngx_http_request_t *r,
 
     plcf = ngx_http_get_module_loc_conf(r, ngx_http_kafka_produce_module);
 
-    rk = ngx_http_kafka_producer();
+    rk = ngx_http_kafka_producer(plcf->ack ? NGX_HTTP_KAFKA_PRODUCER_ACK
+                                           : NGX_HTTP_KAFKA_PRODUCER_BATCH);
 
     if (rk == NULL) {
         return ngx_http_kafka_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
@@ -1240,14 +1241,30 @@ ngx_http_kafka_produce_merge_loc_conf(ngx_conf_t *cf, void *parent,
     ngx_conf_merge_value(conf->ack, prev->ack, 1);
     ngx_conf_merge_msec_value(conf->timeout, prev->timeout, 10000);
 
-    /* "ack off" requests never wait, so their timeout is not counted */
+    /*
+     * "ack off" requests never wait, so their timeout is not counted;
+     * their records go to the batching producer
+     */
 
-    if (conf->topic && conf->ack) {
+    if (conf->topic) {
         kmcf = ngx_http_conf_get_module_main_conf(cf,
                                                 ngx_http_kafka_gateway_module);
 
-        if (conf->timeout > kmcf->produce_timeout_max) {
+        if (!conf->ack) {
+            kmcf->batch_used = 1;
+
+        } else if (conf->timeout > kmcf->produce_timeout_max) {
             kmcf->produce_timeout_max = conf->timeout;
+        }
+
+        if (conf->topic->lengths == NULL
+            && ngx_http_kafka_warm_topic(cf, conf->ack
+                                             ? NGX_HTTP_KAFKA_PRODUCER_ACK
+                                             : NGX_HTTP_KAFKA_PRODUCER_BATCH,
+                                         &conf->topic->value)
+               != NGX_OK)
+        {
+            return NGX_CONF_ERROR;
         }
     }
 

@@ -32,7 +32,7 @@ struct ngx_http_kafka_dr_s {
 };
 
 
-/* per-worker statistics of the producer client */
+/* per-worker statistics of the producer clients, both together */
 typedef struct {
     ngx_atomic_uint_t           produced;
     ngx_atomic_uint_t           delivered;
@@ -45,7 +45,8 @@ ngx_int_t ngx_http_kafka_producer_init(ngx_cycle_t *cycle,
     ngx_http_kafka_main_conf_t *kmcf);
 void ngx_http_kafka_producer_exit(ngx_cycle_t *cycle,
     ngx_http_kafka_main_conf_t *kmcf);
-rd_kafka_t *ngx_http_kafka_producer(void);
+rd_kafka_t *ngx_http_kafka_producer(ngx_uint_t which);
+ngx_uint_t ngx_http_kafka_producer_running(ngx_uint_t which);
 ngx_http_kafka_producer_stats_t *ngx_http_kafka_producer_stats(void);
 ngx_uint_t ngx_http_kafka_producer_unhealthy(void);
 size_t ngx_http_kafka_producer_message_max(void);

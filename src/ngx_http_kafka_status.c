@@ -58,8 +58,11 @@
 #define NGX_HTTP_KAFKA_STATUS_CLAIMING     ((ngx_atomic_uint_t) -1)
 #define NGX_HTTP_KAFKA_STATUS_SPINS        10000
 
+/* the clients, by the names they log with (ngx_http_kafka_producer.c) */
 #define NGX_HTTP_KAFKA_STATUS_PRODUCER     0
 #define NGX_HTTP_KAFKA_STATUS_CONSUMER     1
+#define NGX_HTTP_KAFKA_STATUS_BATCH        2
+#define NGX_HTTP_KAFKA_STATUS_CLIENTS      3
 
 #define NGX_HTTP_KAFKA_STATUS_JWT_MISSING  0
 #define NGX_HTTP_KAFKA_STATUS_JWT_INVALID  1
@@ -141,7 +144,8 @@ typedef struct {
     /* under the mutex */
     ngx_uint_t                        nbrokers;
     ngx_http_kafka_status_broker_t    brokers[NGX_HTTP_KAFKA_STATUS_BROKERS];
-    ngx_http_kafka_status_queue_t     queue[NGX_HTTP_KAFKA_STATUS_WORKERS];
+    ngx_http_kafka_status_queue_t     queue[NGX_HTTP_KAFKA_STATUS_WORKERS]
+                                           [NGX_HTTP_KAFKA_PRODUCERS];
 } ngx_http_kafka_status_shctx_t;
 
 
@@ -195,6 +199,7 @@ static ngx_http_kafka_status_topic_t *ngx_http_kafka_status_topic(
     ngx_str_t *name);
 static ngx_http_kafka_status_topic_t *ngx_http_kafka_status_find(
     ngx_http_kafka_status_shctx_t *sh, ngx_str_t *name);
+static ngx_uint_t ngx_http_kafka_status_client(const char *client);
 static ngx_http_kafka_status_broker_t *ngx_http_kafka_status_broker(
     ngx_http_kafka_status_shctx_t *sh, ngx_uint_t client, const char *name);
 static void ngx_http_kafka_status_stats_broker(
@@ -351,7 +356,8 @@ static ngx_str_t  ngx_http_kafka_status_jwt_reasons[] = {
 };
 
 static ngx_str_t  ngx_http_kafka_status_clients[] = {
-    ngx_string("producer"), ngx_string("consumer")
+    ngx_string("producer"), ngx_string("consumer"),
+    ngx_string("batch_producer")
 };
 
 static ngx_str_t  ngx_http_kafka_status_other = ngx_string("_other");
@@ -364,7 +370,8 @@ static ngx_str_t  ngx_http_kafka_status_json_type =
 /* per worker: set by init_process */
 static ngx_http_kafka_status_shctx_t   *ngx_http_kafka_status_sh;
 static ngx_slab_pool_t                 *ngx_http_kafka_status_pool;
-static ngx_http_kafka_status_client_t   ngx_http_kafka_status_seen[2];
+static ngx_http_kafka_status_client_t
+    ngx_http_kafka_status_seen[NGX_HTTP_KAFKA_STATUS_CLIENTS];
 static ngx_http_kafka_status_cached_t
     ngx_http_kafka_status_cache[NGX_HTTP_KAFKA_STATUS_CACHE];
 static ngx_uint_t                       ngx_http_kafka_status_cache_next;
@@ -619,14 +626,14 @@ ngx_http_kafka_status_acl_rejected(void)
 void
 ngx_http_kafka_status_stats(const char *client, const char *json)
 {
-    ngx_uint_t                      c, w, up, is_up;
+    ngx_uint_t                      c, up, is_up;
     json_t                         *root, *brokers, *b, *v;
     const char                     *name, *state, *source;
     ngx_slab_pool_t                *shpool;
+    ngx_http_kafka_status_queue_t  *q;
     ngx_http_kafka_status_shctx_t  *sh;
 
-    c = (client[0] == 'p') ? NGX_HTTP_KAFKA_STATUS_PRODUCER
-                           : NGX_HTTP_KAFKA_STATUS_CONSUMER;
+    c = ngx_http_kafka_status_client(client);
 
     root = json_loads(json, 0, NULL);
     if (root == NULL) {
@@ -662,15 +669,15 @@ ngx_http_kafka_status_stats(const char *client, const char *json)
         }
     }
 
-    if (sh && c == NGX_HTTP_KAFKA_STATUS_PRODUCER) {
-        w = ngx_worker % NGX_HTTP_KAFKA_STATUS_WORKERS;
+    if (sh && c != NGX_HTTP_KAFKA_STATUS_CONSUMER) {
+        q = &sh->queue[ngx_worker % NGX_HTTP_KAFKA_STATUS_WORKERS]
+                      [c == NGX_HTTP_KAFKA_STATUS_BATCH];
 
         v = json_object_get(root, "msg_cnt");
-        sh->queue[w].messages = json_is_integer(v) ? json_integer_value(v)
-                                                   : 0;
+        q->messages = json_is_integer(v) ? json_integer_value(v) : 0;
         v = json_object_get(root, "msg_size");
-        sh->queue[w].bytes = json_is_integer(v) ? json_integer_value(v) : 0;
-        sh->queue[w].time = ngx_time();
+        q->bytes = json_is_integer(v) ? json_integer_value(v) : 0;
+        q->time = ngx_time();
     }
 
     if (shpool) {
@@ -689,9 +696,7 @@ ngx_http_kafka_status_fatal(const char *client, const char *reason)
 {
     ngx_http_kafka_status_client_t  *c;
 
-    c = &ngx_http_kafka_status_seen[client[0] == 'p'
-                                    ? NGX_HTTP_KAFKA_STATUS_PRODUCER
-                                    : NGX_HTTP_KAFKA_STATUS_CONSUMER];
+    c = &ngx_http_kafka_status_seen[ngx_http_kafka_status_client(client)];
 
     c->fatal_len = ngx_min(ngx_strlen(reason), sizeof(c->fatal));
     ngx_memcpy(c->fatal, reason, c->fatal_len);
@@ -699,6 +704,23 @@ ngx_http_kafka_status_fatal(const char *client, const char *reason)
     if (c->fatal_len == 0) {
         c->fatal_len = ngx_cpymem(c->fatal, "fatal error", 11) - c->fatal;
     }
+}
+
+
+/* NGX_HTTP_KAFKA_STATUS_* of a client's name */
+
+static ngx_uint_t
+ngx_http_kafka_status_client(const char *client)
+{
+    ngx_uint_t  c;
+
+    for (c = 0; c < NGX_HTTP_KAFKA_STATUS_CLIENTS; c++) {
+        if (ngx_strcmp(client, ngx_http_kafka_status_clients[c].data) == 0) {
+            return c;
+        }
+    }
+
+    return NGX_HTTP_KAFKA_STATUS_PRODUCER;
 }
 
 
@@ -1508,9 +1530,11 @@ ngx_http_kafka_status_write_clients(ngx_http_kafka_status_writer_t *w,
     bytes = 0;
 
     for (n = 0; n < NGX_HTTP_KAFKA_STATUS_WORKERS; n++) {
-        if (sh->queue[n].time >= w->fresh) {
-            messages += sh->queue[n].messages;
-            bytes += sh->queue[n].bytes;
+        for (i = 0; i < NGX_HTTP_KAFKA_PRODUCERS; i++) {
+            if (sh->queue[n][i].time >= w->fresh) {
+                messages += sh->queue[n][i].messages;
+                bytes += sh->queue[n][i].bytes;
+            }
         }
     }
 
@@ -1755,9 +1779,11 @@ ngx_http_kafka_status_escape(ngx_uint_t json, u_char *p, ngx_str_t *s)
 
 
 /*
- * kafka_health: ready when this worker's producer (if a location
- * produces) and consumer (if a location streams) each are connected to at
- * least one broker by their last statistics, and had no fatal error.
+ * kafka_health: ready when each of this worker's producers (whichever of
+ * the two the configuration needs) and its consumer (if a location
+ * streams) are connected to at least one broker by their last
+ * statistics, and had no fatal error.  "producer_brokers_up" is the
+ * producer for acknowledged requests, or the batching one if only it runs.
  */
 
 static ngx_int_t
@@ -1767,6 +1793,7 @@ ngx_http_kafka_status_health_handler(ngx_http_request_t *r)
     size_t                       len;
     ngx_int_t                    rc;
     ngx_str_t                    reason;
+    ngx_uint_t                   producer;
     const char                  *why;
     ngx_http_kafka_main_conf_t  *kmcf;
 
@@ -1779,10 +1806,22 @@ ngx_http_kafka_status_health_handler(ngx_http_request_t *r)
 
     why = NULL;
 
-    if (kmcf->producer_used) {
+    if (kmcf->producer_conf[NGX_HTTP_KAFKA_PRODUCER_ACK]) {
         why = ngx_http_kafka_status_health_check(
                   NGX_HTTP_KAFKA_STATUS_PRODUCER,
-                  ngx_http_kafka_producer() != NULL);
+                  ngx_http_kafka_producer_running(
+                                               NGX_HTTP_KAFKA_PRODUCER_ACK));
+        producer = NGX_HTTP_KAFKA_STATUS_PRODUCER;
+
+    } else {
+        producer = NGX_HTTP_KAFKA_STATUS_BATCH;
+    }
+
+    if (why == NULL && kmcf->producer_conf[NGX_HTTP_KAFKA_PRODUCER_BATCH]) {
+        why = ngx_http_kafka_status_health_check(
+                  NGX_HTTP_KAFKA_STATUS_BATCH,
+                  ngx_http_kafka_producer_running(
+                                             NGX_HTTP_KAFKA_PRODUCER_BATCH));
     }
 
     if (why == NULL && kmcf->consumer_used) {
@@ -1802,8 +1841,9 @@ ngx_http_kafka_status_health_handler(ngx_http_request_t *r)
 
         p = ngx_sprintf(body, "{\"status\":\"ok\",\"producer_brokers_up\":%ui,"
                         "\"consumer_brokers_up\":%ui}",
-                        ngx_http_kafka_status_seen[0].up,
-                        ngx_http_kafka_status_seen[1].up);
+                        ngx_http_kafka_status_seen[producer].up,
+                        ngx_http_kafka_status_seen[
+                            NGX_HTTP_KAFKA_STATUS_CONSUMER].up);
 
         return ngx_http_kafka_send_json(r, NGX_HTTP_OK, NULL, body, p - body);
     }
@@ -1832,39 +1872,42 @@ ngx_http_kafka_status_health_handler(ngx_http_request_t *r)
 static const char *
 ngx_http_kafka_status_health_check(ngx_uint_t client, ngx_uint_t running)
 {
-    static u_char                    fatal[256];
+    static u_char                    reason[256];
+    const char                      *why;
     ngx_http_kafka_status_client_t  *c;
+
+    static const char               *names[] = {
+        "producer", "consumer", "batch producer"
+    };
 
     c = &ngx_http_kafka_status_seen[client];
 
     if (!running) {
-        return client ? "the consumer is not running"
-                      : "the producer is not running";
-    }
+        why = " is not running";
 
-    if (c->fatal_len) {
-        *ngx_snprintf(fatal, sizeof(fatal) - 1, "%V: fatal error: %*s",
+    } else if (c->fatal_len) {
+        *ngx_snprintf(reason, sizeof(reason) - 1, "%V: fatal error: %*s",
                       &ngx_http_kafka_status_clients[client], c->fatal_len,
                       c->fatal) = '\0';
-        return (const char *) fatal;
+        return (const char *) reason;
+
+    } else if (c->time == 0) {
+        why = " has not reported statistics yet";
+
+    } else if (c->time < ngx_time() - ngx_http_kafka_status_stale) {
+        why = "'s statistics are stale";
+
+    } else if (c->up == 0) {
+        why = " is connected to no broker";
+
+    } else {
+        return NULL;
     }
 
-    if (c->time == 0) {
-        return client ? "the consumer has not reported statistics yet"
-                      : "the producer has not reported statistics yet";
-    }
+    *ngx_snprintf(reason, sizeof(reason) - 1, "the %s%s", names[client],
+                  why) = '\0';
 
-    if (c->time < ngx_time() - ngx_http_kafka_status_stale) {
-        return client ? "the consumer's statistics are stale"
-                      : "the producer's statistics are stale";
-    }
-
-    if (c->up == 0) {
-        return client ? "the consumer is connected to no broker"
-                      : "the producer is connected to no broker";
-    }
-
-    return NULL;
+    return (const char *) reason;
 }
 
 
@@ -2112,7 +2155,15 @@ ngx_http_kafka_status_init_process(ngx_cycle_t *cycle)
 
     /* a report older than three statistics intervals is stale */
 
-    conf = kmcf->producer_conf ? kmcf->producer_conf : kmcf->consumer_conf;
+    conf = kmcf->producer_conf[NGX_HTTP_KAFKA_PRODUCER_ACK];
+
+    if (conf == NULL) {
+        conf = kmcf->producer_conf[NGX_HTTP_KAFKA_PRODUCER_BATCH];
+    }
+
+    if (conf == NULL) {
+        conf = kmcf->consumer_conf;
+    }
     size = sizeof(buf);
 
     if (conf

@@ -165,6 +165,6 @@ ok($balanced, 'every capture record landed or was counted dropped: '
 
 ok(defined $ngx->quit, 'nginx quits');
 # the producer's own report of the outage is the only [error]
-check_error_log_clean($ngx, qr/\[error\].*kafka producer: .*(?:_TRANSPORT|_ALL_BROKERS_DOWN|Connect to)/);
+check_error_log_clean($ngx, qr/\[error\].*kafka (?:batch_)?producer: .*(?:_TRANSPORT|_ALL_BROKERS_DOWN|Connect to)/);
 
 done_testing();

@@ -55,7 +55,7 @@ run_tests();
 __DATA__
 
 === TEST 1: every broker down: 503 within kafka_produce_timeout with a JSON error and Retry-After; nothing answered 503 lands; back without a reload
-50003: librdkafka gave up on the record (message.timeout.ms, 2 s here)
+50003: librdkafka gave up on the record (message.timeout.ms, 1.5 s here)
 before kafka_produce_timeout; 50303: the request's timer came first.
 --- request eval
 [ "POST /outage?t=-all\nbefore",
@@ -80,7 +80,7 @@ before kafka_produce_timeout; 50303: the request's timer came first.
 
 
 === TEST 2: a kafka_produce_timeout shorter than message.timeout.ms gives up first: 503, saying the record may still be written
-message.timeout.ms follows the longest kafka_produce_timeout (3s - 1s):
+message.timeout.ms follows the longest kafka_produce_timeout (3s - 1.5s):
 Kafka is known to be down, so 503.  The record, answered, is not written
 once the brokers are back.
 --- request eval

@@ -12,7 +12,11 @@
 #   --- ack_log eval      [ qr/.../, ... ]: logs/ack.log, line by line
 #   --- promtool          promtool check metrics on GET /status
 #   --- json_same         GET /status?format=json = GET /status
-#   --- outage            kafka_health while the private broker goes down
+#   --- outage[: who]     kafka_health while the private broker goes down;
+#                         "who" names the client in the reason ("producer")
+#   --- metrics_like eval [ qr/.../, ... ]: GET /status has lines matching
+#                         each, polled until it has (10 s)
+#   --- metrics_unlike eval [ qr/.../, ... ]: and then none matching these
 
 use Test::Nginx::Socket 'no_plan';
 use KafkaGateway::Test qw(start_broker http_request wait_until dump_topic);
@@ -161,6 +165,17 @@ add_response_body_check(sub {
         }
     }
 
+    if (my $res = $block->metrics_like) {
+        my $text = '';
+        wait_until {
+            $text = get('/status')->{body};
+            !grep { $text !~ $_ } @$res;
+        } 10, 0.2;
+        like($text, $_, "$name - a line matches $_") for @$res;
+        unlike($text, $_, "$name - no line matches $_")
+            for @{ $block->metrics_unlike || [] };
+    }
+
     if (my $counts = $block->kafka_counts) {
         for my $topic (sort keys %$counts) {
             my $records = dump_topic($ENV{TEST_NGINX_KAFKA_BROKERS}, $topic);
@@ -218,6 +233,7 @@ add_response_body_check(sub {
     }
 
     if (defined $block->outage) {
+        my $who = $block->outage || 'producer';
         my $r;
         my $up = wait_until { ($r = get('/health'))->{status} == 200 } 15;
         ok($up, "$name - ready with the broker up");
@@ -229,7 +245,7 @@ add_response_body_check(sub {
         $private->control('up all');
 
         ok($down, "$name - 503 with the broker down");
-        is($r->{body}, '{"status":"unavailable","reason":"the producer is '
+        is($r->{body}, qq'{"status":"unavailable","reason":"the $who is '
                        . 'connected to no broker"}', "$name - the reason");
         like($r->{headers}{'content-type'} // '', qr{^application/json},
              "$name - JSON");
@@ -587,3 +603,63 @@ x
 --- no_error_log
 [alert]
 [crit]
+
+
+
+=== TEST 14: kafka_health when only fire-and-forget records are produced: the batching producer's state decides
+--- http_config
+    kafka_brokers $TEST_NGINX_PRIVATE_BROKERS;
+--- config
+    location = /health { kafka_health; }
+    location = /p {
+        kafka_produce status-ready;
+        kafka_produce_ack off;
+    }
+--- request
+POST /p
+x
+--- error_code: 202
+--- outage: batch producer
+--- no_error_log
+[alert]
+[crit]
+
+
+
+=== TEST 15: acknowledged and fire-and-forget records go through two producers, each with its own metrics
+--- config
+    location = /status { kafka_status; }
+    location = /p { kafka_produce status-two; }
+    location = /f {
+        kafka_produce status-two;
+        kafka_produce_ack off;
+    }
+    location = /c {
+        kafka_log status-two-log;
+        return 204;
+    }
+--- request eval
+["POST /p\none", "POST /f\ntwo", "GET /c"]
+--- error_code eval
+[200, 202, 204]
+--- kafka_counts eval
+{ 'status-two' => 2, 'status-two-log' => 1 }
+--- metrics_like eval
+[qr/^nginx_kafka_broker_up\{client="producer",broker="[^"]+"\} 1$/m,
+ qr/^nginx_kafka_broker_up\{client="batch_producer",broker="[^"]+"\} 1$/m]
+
+
+
+=== TEST 16: only acknowledged records: no batching producer is started
+--- config
+    location = /status { kafka_status; }
+    location = /p { kafka_produce status-one; }
+--- request
+POST /p
+one
+--- kafka_counts eval
+{ 'status-one' => 1 }
+--- metrics_like eval
+[qr/^nginx_kafka_broker_up\{client="producer",broker="[^"]+"\} 1$/m]
+--- metrics_unlike eval
+[qr/client="batch_producer"/]

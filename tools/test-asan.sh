@@ -135,6 +135,8 @@ export UBSAN_OPTIONS="log_path=$reports/sanitizer:print_stacktrace=1:halt_on_err
 # through ASan too; the broker and the tools do not)
 export GLIBC_TUNABLES=glibc.malloc.perturb=165
 export TEST_NGINX_BINARY=$nginx TEST_NGINX_LOAD_MODULES=$module
+# t/produce-recovery.t measures 10 outages in make test; 2 here (time)
+export TEST_NGINX_RECOVERY_TRIALS=${TEST_NGINX_RECOVERY_TRIALS:-2}
 
 mkdir -p "$out"
 echo "test-asan: nginx $ver and the module with $san; reports in $reports"
