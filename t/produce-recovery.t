@@ -20,6 +20,15 @@
 #   --- trials: N         N outage trials; TEST_NGINX_RECOVERY_TRIALS
 #                         overrides N
 
+# before Test::Nginx plans: a skipped file plans nothing else
+BEGIN {
+    require Test::More;
+    Test::More::plan(skip_all => 'no dev broker (run "make test")')
+        unless -x ($ENV{KAFKA_DEV_BROKER} || 'build/kafka-dev-broker');
+    Test::More::plan(skip_all => 'outage timing: not under valgrind')
+        if $ENV{TEST_NGINX_USE_VALGRIND};
+}
+
 use Test::Nginx::Socket 'no_plan';
 use KafkaGateway::Test qw(start_broker http_request wait_until);
 use File::Temp ();
@@ -32,11 +41,6 @@ master_on();
 workers(1);
 log_level('info');
 no_shuffle();
-
-plan skip_all => 'no dev broker (run "make test")'
-    unless -x ($ENV{KAFKA_DEV_BROKER} || 'build/kafka-dev-broker');
-plan skip_all => 'outage timing: not under valgrind'
-    if $ENV{TEST_NGINX_USE_VALGRIND};
 
 my $broker = start_broker(brokers => 3, topics => ['recovery:4']);
 $ENV{TEST_NGINX_RECOVERY_BROKERS} = $broker->bootstrap;
