@@ -63,8 +63,9 @@ done = function(summary, latency, requests)
     local e = summary.errors
     io.write(string.format(
         "requests=%d secs=%.3f rps=%.1f p50_ms=%.3f p99_ms=%.3f " ..
-        "bad_status=%d socket_errors=%d\n",
+        "max_ms=%.3f bad_status=%d socket_errors=%d\n",
         summary.requests, secs, summary.requests / secs,
         latency:percentile(50) / 1000, latency:percentile(99) / 1000,
+        latency.max / 1000,
         e.status, e.connect + e.read + e.write + e.timeout))
 end

@@ -6,8 +6,9 @@
 # Environment: BENCH_RUNS (3) repetitions of every cell, BENCH_SECONDS (5)
 # per produce cell, BENCH_SSE_SECONDS (6) per SSE rate, BENCH_SSE_CLIENTS
 # ("1000 10000"), BENCH_STATUS_CLIENTS (1000), BENCH_HIGH_CONNS (256),
-# BENCH_PARTS ("produce concurrency contracts sse memory status capture
-# discovery"), BENCH_OUT (bench/results/<date>.md).
+# BENCH_PARTS ("produce concurrency coldstart recovery contracts sse memory
+# status capture discovery"), BENCH_RECOVERY_TRIALS (10), BENCH_OUT
+# (bench/results/<date>.md).
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -27,9 +28,10 @@ RUNS=${BENCH_RUNS:-3}
 SECS=${BENCH_SECONDS:-5}
 SSE_SECS=${BENCH_SSE_SECONDS:-6}
 SSE_CLIENTS=${BENCH_SSE_CLIENTS:-1000 10000}
+SSE_FLOOR=${BENCH_SSE_FLOOR-1}      # clients of the floor cells: no fan-out
 OUT=${BENCH_OUT:-$top/bench/results/$(date -u +%F).md}
 PORT=${BENCH_PORT:-18480}
-PARTS=" ${BENCH_PARTS:-produce concurrency contracts sse memory status capture discovery} "
+PARTS=" ${BENCH_PARTS:-produce concurrency coldstart recovery contracts sse memory status capture discovery} "
 STATUS_CLIENTS=${BENCH_STATUS_CLIENTS:-1000}
 CONNS=64
 HIGH_CONNS=${BENCH_HIGH_CONNS:-256}
@@ -401,7 +403,7 @@ sse_session() {  # SERVER N RUN
 }
 
 sse_part() {
-    for n in $SSE_CLIENTS; do
+    for n in $SSE_FLOOR $SSE_CLIENTS; do
         for run in $(seq 1 "$RUNS"); do
             sse_session gateway "$n" "$run"
             sse_session nchan "$n" "$run"
@@ -762,7 +764,75 @@ discovery_part() {
 }
 
 
-for part in produce concurrency contracts sse memory status capture discovery; do
+# coldstart: the first 3 s after nginx starts, wrk already waiting (64
+# connections, 1 KiB, ack on): a fresh nginx per cell, one with a topic the
+# configuration names (its metadata is fetched when the worker starts)
+# and one with a topic from a variable (fetched on first use)
+COLD_SECS=3
+
+cold_conf() {
+    { conf_head "load_module $MODULE;"; cat <<EOF
+    kafka_brokers  $KAFKA_BROKERS;
+    server {
+        listen  127.0.0.1:$PORT backlog=8192;
+        location = /cold { kafka_produce  bench-cold-$1; }
+        location ~ ^/var/(?<t>[^/]+)$ { kafka_produce  \$t; }
+    }
+}
+EOF
+    } | write_conf "gateway-cold-$1"
+}
+
+cold_cell() {  # NAME PATH
+    local conf=gateway-cold-$run-$1 out
+    cold_conf "$run-$1"
+    # wrk starts as soon as the worker exists: its requests are the first
+    # the worker sees
+    start_nginx "$conf"
+    out=$(BENCH_BODY=raw BENCH_SIZE=1024 BENCH_RECORDS=1 \
+          wrk -t1 -c$CONNS -d"${COLD_SECS}s" --timeout 10s \
+              -s bench/produce.lua "http://127.0.0.1:$PORT$2" 2>&1 | tail -1)
+    log "cold_$1: $out"
+    add "cold_$1_rps" "$(field "$out" rps)"
+    add "cold_$1_p50" "$(field "$out" p50_ms)"
+    add "cold_$1_p99" "$(field "$out" p99_ms)"
+    add "cold_$1_max" "$(field "$out" max_ms)"
+    add "cold_$1_bad" "$(( $(field "$out" bad_status) + $(field "$out" socket_errors) ))"
+    grep -E '\[(alert|emerg|crit)\]' "$work/$conf/logs/error.log" >&2 || true
+    stop_nginx "$conf"
+}
+
+coldstart_part() {
+    log "coldstart: $RUNS runs of ${COLD_SECS}s from the start, $CONNS connections"
+    for run in $(seq 1 "$RUNS"); do
+        cold_cell const /cold
+        cold_cell var "/var/bench-cold-var-$run"
+    done
+}
+
+# recovery: t/produce-recovery.t (every broker down 5 s, then back; one
+# request every 0.25 s) with its own dev broker; its per-trial figures
+RECOVERY_TRIALS=${BENCH_RECOVERY_TRIALS:-10}
+
+recovery_part() {
+    local inc="-I t/lib"
+    perl -MTest::Nginx::Socket -e1 2>/dev/null || inc="$inc -I t/compat"
+    log "recovery: t/produce-recovery.t, $RECOVERY_TRIALS trials"
+    TEST_NGINX_BINARY=$NGINX_BIN TEST_NGINX_LOAD_MODULES=$MODULE \
+    TEST_NGINX_RECOVERY_TRIALS=$RECOVERY_TRIALS \
+    TEST_NGINX_PORT=$((PORT + 10)) TEST_NGINX_SCENARIO_PORT=$((PORT + 16)) \
+    KAFKA_DEV_BROKER=${KAFKA_DEV_BROKER:-$BUILD/kafka-dev-broker} \
+        prove $inc -v t/produce-recovery.t > "$work/recovery.log" 2>&1 \
+        || log "recovery: t/produce-recovery.t failed (its log is below)"
+    sed -n -e 's/^# .*: \(the first request after the start took .*\)$/\1/p' \
+        -e 's/^# .*: \(trial [0-9]*: .*\)$/\1/p' \
+        -e 's/^# .*: \(first 2xx after the return over .*\)$/\1/p' \
+        "$work/recovery.log" > "$data/recovery"
+    grep -E '^(not ok|# +Failed)' "$work/recovery.log" >> "$data/recovery" || true
+}
+
+
+for part in produce concurrency coldstart recovery contracts sse memory status capture discovery; do
     case $PARTS in *" $part "*) log "$part"; "${part}_part" ;; esac
 done
 
@@ -866,6 +936,39 @@ for w in 1 2; do
 done
 fi
 
+if has coldstart; then
+cat <<EOF
+
+## Cold start
+
+The first ${COLD_SECS} s after nginx starts: a fresh nginx per cell, wrk (64
+connections, 1 KiB, ack on) started as soon as the worker exists.
+*named topic*: the location's topic is a constant, so the worker asks for
+its metadata when it starts; *topic from a variable*: the first request
+brings the topic to librdkafka, which asks for it at its next topic scan.
+
+| topic | requests/s | p50 ms | p99 ms | max ms | non-2xx |
+|---|---|---|---|---|---|
+| named in the configuration | $(summary cold_const_rps %.0f) | $(summary cold_const_p50 %.2f) | $(summary cold_const_p99 %.2f) | $(summary cold_const_max %.1f) | $(sum cold_const_bad) |
+| from a variable | $(summary cold_var_rps %.0f) | $(summary cold_var_p50 %.2f) | $(summary cold_var_p99 %.2f) | $(summary cold_var_max %.1f) | $(sum cold_var_bad) |
+EOF
+fi
+
+if has recovery; then
+cat <<EOF
+
+## Recovery after an outage
+
+\`t/produce-recovery.t\` with $RECOVERY_TRIALS trials: every broker of its own
+dev broker down for 5 s, then back; one request every 0.25 s, each on its
+own connection; the module's defaults.  Its lines, as printed:
+
+\`\`\`
+$(cat "$data/recovery" 2>/dev/null)
+\`\`\`
+EOF
+fi
+
 if has contracts; then
 cat <<EOF
 
@@ -892,12 +995,13 @@ cat <<EOF
 | server | clients | rate/s asked | published/s | delivered events/s | delivered | streams cut | p50 ms | p99 ms | worker CPU s / M events | client CPU s | KiB/client idle | KiB/client active |
 |---|---|---|---|---|---|---|---|---|---|---|---|---|
 EOF
-for n in $SSE_CLIENTS; do
+for n in $SSE_FLOOR $SSE_CLIENTS; do
     for server in gateway nchan; do
         for rate in 10 100; do
             k=${server}_${n}
             idle="—"
-            [ "$rate" = 10 ] && idle=$(summary "${k}_idle_kib" %.1f)
+            [ "$rate" = 10 ] && [ "$n" != "$SSE_FLOOR" ] \
+                && idle=$(summary "${k}_idle_kib" %.1f)
             echo "| $server | $n | $rate | $(summary "${k}_${rate}_pub" %.1f) | $(summary "${k}_${rate}_eps" %.0f) | $(summary "${k}_${rate}_deliv" %.3f) | $(sum "${k}_${rate}_cut") | $(summary "${k}_${rate}_p50" %.1f) | $(summary "${k}_${rate}_p99" %.1f) | $(summary "${k}_${rate}_cpu_me" %.2f) | $(summary "${k}_${rate}_client_cpu" %.2f) | $idle | $(summary "${k}_${rate}_active_kib" %.1f) |"
         done
     done
@@ -907,12 +1011,18 @@ cat <<EOF
 | gateway / Nchan | clients | 10/s | 100/s |
 |---|---|---|---|
 EOF
-for n in $SSE_CLIENTS; do
+for n in $SSE_FLOOR $SSE_CLIENTS; do
     echo "| p99 latency | $n | $(summary "r_p99_${n}_10" %.2f) | $(summary "r_p99_${n}_100" %.2f) |"
+    [ "$n" = "$SSE_FLOOR" ] && continue
     echo "| worker CPU per event | $n | $(summary "r_cpu_${n}_10" %.2f) | $(summary "r_cpu_${n}_100" %.2f) |"
     echo "| memory per idle client | $n | $(summary "r_mem_${n}" %.2f) | |"
 done
 cat <<EOF
+
+${SSE_FLOOR:+The $SSE_FLOOR-client rows are the floor: no fan-out, so their latency is
+the trip of a record itself (for the gateway: the POST, Kafka's
+acknowledgement, the consumer's fetch, the write; for Nchan: the POST and
+the write).}
 
 "delivered" is events received / (records published × clients): 1.000
 means every client got every record.  "published/s" is what the
@@ -1003,6 +1113,13 @@ has produce && cat <<EOF
 | ack on, $CONNS connections: p99 ≤ 3 × the ceiling's | $(target "$(median rp_ack_1024)" "<" 3.0001) |
 | ack off, $CONNS connections: ≥ 0.80 of the ceiling's requests/s (1 KiB) | $(target "$(median r_noack_1024)" ">=" 0.8) |
 | ack off, $CONNS connections: p99 ≤ 3 × the ceiling's | $(target "$(median rp_noack_1024)" "<" 3.0001) |
+| envelope of 100 records: ≥ 500,000 records/s | $(target "$(median env_recs)" ">=" 500000) |
+EOF
+has coldstart && cat <<EOF
+| cold start, named topic: p99 of the first ${COLD_SECS} s ≤ 50 ms | $(target "$(median cold_const_p99)" "<" 50.0001) |
+EOF
+has recovery && cat <<EOF
+| recovery: first 2xx within 1.5 s of the brokers' return, every request sent 2 s after it 2xx, no answer by a request's own timer ($RECOVERY_TRIALS of $RECOVERY_TRIALS trials) | $(if [ -s "$data/recovery" ] && ! grep -q '^not ok' "$data/recovery" && grep -q 'trial' "$data/recovery"; then echo met; else echo '**missed**'; fi) |
 EOF
 has concurrency && cat <<EOF
 | ack on, $HIGH_CONNS connections, 1 worker: ≥ 0.70 of the ceiling's requests/s | $(target "$(median r_hc1_ack)" ">=" 0.7) |
@@ -1020,6 +1137,8 @@ has sse && cat <<EOF
 | SSE memory per idle client < 16 KiB ($big clients) | $(target "$(median "gateway_${big}_idle_kib")" "<" 16) |
 | SSE CPU per event ≤ 2 × Nchan's ($small clients, 100/s) | $(target "$(median "r_cpu_${small}_100")" "<" 2.0001) |
 | SSE CPU per event ≤ 2 × Nchan's ($big clients, 100/s) | $(target "$(median "r_cpu_${big}_100")" "<" 2.0001) |
+| SSE p99 ≤ 1.2 × Nchan's ($small clients, 100/s) | $(target "$(median "r_p99_${small}_100")" "<" 1.2001) |
+| SSE p99 ≤ 1.2 × Nchan's ($big clients, 10/s) | $(target "$(median "r_p99_${big}_10")" "<" 1.2001) |
 EOF
 has status && cat <<EOF
 | kafka_status scraped: produce requests/s ≥ 97% of without | $(target "$(median r_st_prod_rps)" ">=" 0.97) |

@@ -147,6 +147,8 @@ size_t ngx_http_kafka_json_escape_len(u_char *src, size_t len);
 ngx_uint_t ngx_http_kafka_utf8_valid(u_char *p, size_t len);
 ngx_table_elt_t *ngx_http_kafka_header_add(ngx_http_request_t *r, char *key,
     ngx_str_t *value);
+ngx_int_t ngx_http_kafka_json_arena_begin(ngx_pool_t *pool, size_t hint);
+void ngx_http_kafka_json_arena_end(void);
 
 
 #endif /* _NGX_HTTP_KAFKA_MODULE_H_INCLUDED_ */

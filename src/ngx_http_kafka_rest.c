@@ -71,7 +71,7 @@ ngx_http_kafka_rest_parse(ngx_http_request_t *r,
     ngx_http_kafka_produce_ctx_t *ctx, ngx_str_t *body, ngx_array_t *records)
 {
     json_t                           *root;
-    ngx_int_t                         rc;
+    ngx_int_t                         rc, arena;
     json_error_t                      jerr;
     ngx_http_kafka_produce_record_t  *record;
 
@@ -103,19 +103,31 @@ ngx_http_kafka_rest_parse(ngx_http_request_t *r,
             "empty body: expected a JSON object with \"records\"");
     }
 
+    /* every record is copied out of the document, which is then dropped */
+
+    arena = ngx_http_kafka_json_arena_begin(r->pool, body->len);
+
+    if (arena == NGX_ERROR) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
     root = json_loadb((const char *) body->data, body->len, JSON_ALLOW_NUL,
                       &jerr);
 
     if (root == NULL) {
-        return ngx_http_kafka_rest_invalid(r, ctx,
+        rc = ngx_http_kafka_rest_invalid(r, ctx,
             NGX_HTTP_KAFKA_REST_BODY_INVALID,
             "invalid JSON at line %d, column %d: %s", jerr.line, jerr.column,
             jerr.text);
+
+    } else {
+        rc = ngx_http_kafka_rest_parse_envelope(r, ctx, root, records);
+        json_decref(root);
     }
 
-    rc = ngx_http_kafka_rest_parse_envelope(r, ctx, root, records);
-
-    json_decref(root);
+    if (arena == NGX_OK) {
+        ngx_http_kafka_json_arena_end();
+    }
 
     return rc;
 }

@@ -8,6 +8,7 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include <ngx_http.h>
+#include <jansson.h>
 
 #include "ngx_http_kafka_module.h"
 #include "ngx_http_kafka_rest.h"
@@ -446,4 +447,144 @@ ngx_http_kafka_check_bounds(ngx_conf_t *cf, void *post, void *data)
     }
 
     return NGX_CONF_OK;
+}
+
+
+/*
+ * An arena for jansson while one request's JSON is parsed and dropped
+ * (a REST Proxy envelope): jansson allocates five or six times per
+ * record, and each malloc() and free() costs more than the parse of a
+ * short value.  Between ngx_http_kafka_json_arena_begin() and _end()
+ * jansson's memory comes from chunks of the request pool, and freeing
+ * it does nothing; the pool goes with the request.  Outside of that,
+ * and for anything freed that the arena did not give, jansson's
+ * functions are malloc() and free() themselves, so libjwt and the
+ * configuration's JSON are as before.  Nothing that jansson allocates in
+ * the arena may outlive _end(): the caller drops the whole document.
+ */
+
+#define NGX_HTTP_KAFKA_JSON_CHUNKS  16
+
+typedef struct {
+    ngx_pool_t  *pool;
+    u_char      *pos;
+    u_char      *last;
+    size_t       next;
+    ngx_uint_t   nchunks;
+    u_char      *start[NGX_HTTP_KAFKA_JSON_CHUNKS];
+    u_char      *end[NGX_HTTP_KAFKA_JSON_CHUNKS];
+} ngx_http_kafka_json_arena_t;
+
+
+static ngx_http_kafka_json_arena_t  *ngx_http_kafka_json_arena;
+
+
+static void *
+ngx_http_kafka_json_malloc(size_t size)
+{
+    u_char                       *p;
+    size_t                        chunk;
+    ngx_http_kafka_json_arena_t  *a;
+
+    a = ngx_http_kafka_json_arena;
+
+    if (a == NULL) {
+        return malloc(size);
+    }
+
+    size = ngx_align(size, NGX_ALIGNMENT);
+
+    if ((size_t) (a->last - a->pos) < size) {
+
+        if (a->nchunks == NGX_HTTP_KAFKA_JSON_CHUNKS) {
+            return malloc(size);
+        }
+
+        chunk = ngx_max(a->next, size);
+
+        p = ngx_palloc(a->pool, chunk);
+        if (p == NULL) {
+            return NULL;
+        }
+
+        a->start[a->nchunks] = p;
+        a->end[a->nchunks] = p + chunk;
+        a->nchunks++;
+        a->next = chunk * 2;
+
+        a->pos = p;
+        a->last = p + chunk;
+    }
+
+    p = a->pos;
+    a->pos += size;
+
+    return p;
+}
+
+
+static void
+ngx_http_kafka_json_free(void *ptr)
+{
+    u_char                       *p;
+    ngx_uint_t                    i;
+    ngx_http_kafka_json_arena_t  *a;
+
+    a = ngx_http_kafka_json_arena;
+
+    if (a) {
+        p = ptr;
+
+        for (i = 0; i < a->nchunks; i++) {
+            if (p >= a->start[i] && p < a->end[i]) {
+                return;
+            }
+        }
+    }
+
+    free(ptr);
+}
+
+
+/*
+ * "hint" is the size of the text to parse; jansson needs a few times
+ * that.  Returns NGX_DECLINED, without an arena, when one is already in
+ * use, and NGX_ERROR when no memory is left.
+ */
+
+ngx_int_t
+ngx_http_kafka_json_arena_begin(ngx_pool_t *pool, size_t hint)
+{
+    ngx_http_kafka_json_arena_t  *a;
+
+    static ngx_uint_t  installed;
+
+    if (ngx_http_kafka_json_arena) {
+        return NGX_DECLINED;
+    }
+
+    if (!installed) {
+        json_set_alloc_funcs(ngx_http_kafka_json_malloc,
+                             ngx_http_kafka_json_free);
+        installed = 1;
+    }
+
+    a = ngx_pcalloc(pool, sizeof(ngx_http_kafka_json_arena_t));
+    if (a == NULL) {
+        return NGX_ERROR;
+    }
+
+    a->pool = pool;
+    a->next = ngx_max(4 * hint, 4096);
+
+    ngx_http_kafka_json_arena = a;
+
+    return NGX_OK;
+}
+
+
+void
+ngx_http_kafka_json_arena_end(void)
+{
+    ngx_http_kafka_json_arena = NULL;
 }
