@@ -824,7 +824,7 @@ recovery_part() {
     KAFKA_DEV_BROKER=${KAFKA_DEV_BROKER:-$BUILD/kafka-dev-broker} \
         prove $inc -v t/produce-recovery.t > "$work/recovery.log" 2>&1 \
         || log "recovery: t/produce-recovery.t failed (its log is below)"
-    sed -n -e 's/^# .*: \(the first request after the start took .*\)$/\1/p' \
+    sed -n -e 's/^# .*: \(the first request after the start to .*\)$/\1/p' \
         -e 's/^# .*: \(trial [0-9]*: .*\)$/\1/p' \
         -e 's/^# .*: \(first 2xx after the return over .*\)$/\1/p' \
         "$work/recovery.log" > "$data/recovery"

@@ -722,6 +722,7 @@ ngx_http_kafka_produce_queue(ngx_http_request_t *r,
     ngx_http_kafka_produce_batch_t *batch, ngx_uint_t *queued)
 {
     ngx_uint_t                        i;
+    rd_kafka_topic_t                 *rkt;
     rd_kafka_headers_t               *copy;
     rd_kafka_resp_err_t               err;
     ngx_http_kafka_produce_token_t   *token;
@@ -731,6 +732,27 @@ ngx_http_kafka_produce_queue(ngx_http_request_t *r,
     stats = ngx_http_kafka_producer_stats();
     rec = records->elts;
     err = RD_KAFKA_RESP_ERR_NO_ERROR;
+
+    /*
+     * One topic look-up for all the records.  A topic that librdkafka
+     * does not know yet (one from a variable, seen for the first time) has
+     * its metadata asked for now rather than at librdkafka's next scan of
+     * topics, up to a second later.
+     */
+
+    rkt = rd_kafka_topic_new(rk, (char *) ctx->topic.data, NULL);
+
+    if (rkt == NULL) {
+        err = rd_kafka_last_error();
+
+        if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+            err = RD_KAFKA_RESP_ERR__INVALID_ARG;
+        }
+
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "kafka_produce: topic \"%V\": %s",
+                      &ctx->topic, rd_kafka_err2str(err));
+    }
 
     for (i = 0, *queued = 0; i < records->nelts; i++) {
         token = batch ? &batch->tokens[i] : NULL;
@@ -768,7 +790,7 @@ ngx_http_kafka_produce_queue(ngx_http_request_t *r,
         }
 
         err = rd_kafka_producev(rk,
-                  RD_KAFKA_V_TOPIC((char *) ctx->topic.data),
+                  RD_KAFKA_V_RKT(rkt),
                   RD_KAFKA_V_PARTITION(rec[i].partition
                                        == RD_KAFKA_PARTITION_UA
                                        ? common->partition
@@ -808,6 +830,10 @@ ngx_http_kafka_produce_queue(ngx_http_request_t *r,
             token->status = RD_KAFKA_MSG_STATUS_NOT_PERSISTED;
             token->reported = 1;
         }
+    }
+
+    if (rkt) {
+        rd_kafka_topic_destroy(rkt);
     }
 
     return err;
