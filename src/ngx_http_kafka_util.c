@@ -9,6 +9,7 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 #include <jansson.h>
+#include <pthread.h>
 
 #include "ngx_http_kafka_module.h"
 #include "ngx_http_kafka_rest.h"
@@ -457,15 +458,17 @@ ngx_http_kafka_check_bounds(ngx_conf_t *cf, void *post, void *data)
  * short value.  Between ngx_http_kafka_json_arena_begin() and _end()
  * jansson's memory comes from chunks of the request pool, and freeing
  * it does nothing; the pool goes with the request.  Outside of that,
- * and for anything freed that the arena did not give, jansson's
- * functions are malloc() and free() themselves, so libjwt and the
- * configuration's JSON are as before.  Nothing that jansson allocates in
+ * and for anything freed that the arena did not give, or in any other
+ * thread than the one that began it, jansson's functions are malloc()
+ * and free() themselves, so libjwt and the configuration's JSON are as
+ * before.  Nothing that jansson allocates in
  * the arena may outlive _end(): the caller drops the whole document.
  */
 
 #define NGX_HTTP_KAFKA_JSON_CHUNKS  16
 
 typedef struct {
+    pthread_t    thread;
     ngx_pool_t  *pool;
     u_char      *pos;
     u_char      *last;
@@ -488,7 +491,7 @@ ngx_http_kafka_json_malloc(size_t size)
 
     a = ngx_http_kafka_json_arena;
 
-    if (a == NULL) {
+    if (a == NULL || !pthread_equal(a->thread, pthread_self())) {
         return malloc(size);
     }
 
@@ -532,7 +535,7 @@ ngx_http_kafka_json_free(void *ptr)
 
     a = ngx_http_kafka_json_arena;
 
-    if (a) {
+    if (a && pthread_equal(a->thread, pthread_self())) {
         p = ptr;
 
         for (i = 0; i < a->nchunks; i++) {
@@ -574,6 +577,7 @@ ngx_http_kafka_json_arena_begin(ngx_pool_t *pool, size_t hint)
         return NGX_ERROR;
     }
 
+    a->thread = pthread_self();
     a->pool = pool;
     a->next = ngx_max(4 * hint, 4096);
 
