@@ -216,12 +216,20 @@ ngx_http_kafka_bridge_handler(ngx_event_t *rev)
     c = rev->data;
     bridge = c->data;
 
-    /* drain the wake-ups first: anything queued later writes a new one */
+    /*
+     * Drain the wake-ups first: anything queued later writes a new one.
+     * A read shorter than the buffer emptied the pipe; another read would
+     * only return EAGAIN, a system call for each wake-up.
+     */
 
     for ( ;; ) {
         n = read(c->fd, buf, sizeof(buf));
 
         if (n > 0) {
+            if ((size_t) n < sizeof(buf)) {
+                break;
+            }
+
             continue;
         }
 

@@ -39,7 +39,8 @@ static ngx_int_t ngx_http_kafka_log_body_filter(ngx_http_request_t *r,
 static void ngx_http_kafka_log_body_append(ngx_http_request_t *r,
     ngx_http_kafka_log_body_t *body, size_t max, ngx_buf_t *b);
 static ngx_int_t ngx_http_kafka_log_body_grow(ngx_http_request_t *r,
-    ngx_http_kafka_log_body_t *body, size_t need, size_t max);
+    ngx_http_kafka_log_body_t *body, size_t need, size_t max,
+    ngx_uint_t exact);
 
 
 static ngx_http_request_body_filter_pt  ngx_http_next_request_body_filter;
@@ -109,7 +110,7 @@ ngx_http_kafka_log_request_body_filter(ngx_http_request_t *r,
             (void) ngx_http_kafka_log_body_grow(r, &ctx->request,
                        (size_t) ngx_min(r->headers_in.content_length_n,
                                         (off_t) llcf->body_max),
-                       llcf->body_max);
+                       llcf->body_max, 1);
         }
 
         ctx->request.captured = 1;
@@ -144,7 +145,7 @@ ngx_http_kafka_log_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
             (void) ngx_http_kafka_log_body_grow(r, &ctx->response,
                        (size_t) ngx_min(r->headers_out.content_length_n,
                                         (off_t) llcf->body_max),
-                       llcf->body_max);
+                       llcf->body_max, 1);
         }
 
         ctx->response.captured = 1;
@@ -220,7 +221,9 @@ ngx_http_kafka_log_body_append(ngx_http_request_t *r,
         return;
     }
 
-    if (ngx_http_kafka_log_body_grow(r, body, body->len + n, max) != NGX_OK) {
+    if (ngx_http_kafka_log_body_grow(r, body, body->len + n, max, 0)
+        != NGX_OK)
+    {
         body->truncated = 1;
         return;
     }
@@ -249,7 +252,8 @@ ngx_http_kafka_log_body_append(ngx_http_request_t *r,
 
 static ngx_int_t
 ngx_http_kafka_log_body_grow(ngx_http_request_t *r,
-    ngx_http_kafka_log_body_t *body, size_t need, size_t max)
+    ngx_http_kafka_log_body_t *body, size_t need, size_t max,
+    ngx_uint_t exact)
 {
     u_char  *p;
     size_t   size;
@@ -258,8 +262,19 @@ ngx_http_kafka_log_body_grow(ngx_http_request_t *r,
         return NGX_OK;
     }
 
-    size = ngx_max(body->size * 2, NGX_HTTP_KAFKA_LOG_BODY_CHUNK);
-    size = ngx_max(size, need);
+    /*
+     * "exact": the body's length is known, and so what it needs.  Else
+     * room to grow: twice the size, at least 4 KiB.
+     */
+
+    if (exact) {
+        size = need;
+
+    } else {
+        size = ngx_max(body->size * 2, NGX_HTTP_KAFKA_LOG_BODY_CHUNK);
+        size = ngx_max(size, need);
+    }
+
     size = ngx_min(size, max);
 
     p = ngx_pnalloc(r->pool, size);

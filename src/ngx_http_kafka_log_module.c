@@ -14,6 +14,8 @@
 #include "ngx_http_kafka_status.h"
 #include "ngx_http_kafka_log.h"
 
+#include <openssl/rand.h>
+
 
 /*
  * kafka_log: traffic capture.
@@ -44,6 +46,9 @@
 /* a warning about drops at most this often, in seconds */
 #define NGX_HTTP_KAFKA_LOG_WARN_INTERVAL  10
 
+/* random bytes fetched at a time for $request_id: 256 ids */
+#define NGX_HTTP_KAFKA_LOG_RANDOM         4096
+
 
 typedef struct {
     ngx_array_t                  topics;     /* ngx_str_t, distinct */
@@ -61,6 +66,17 @@ typedef struct {
     ngx_log_t                   *log;
     time_t                       warned;
     ngx_uint_t                   unwarned;   /* drops since the warning */
+
+    /* per kafka_log topic: the batching producer's handle, or NULL */
+    rd_kafka_topic_t           **rkt;
+
+    /* ce_time: the second of the last record, formatted */
+    time_t                       sec;
+    u_char                       second[sizeof("1970-01-01T00:00:00") - 1];
+
+    /* random bytes for $request_id, used from the end */
+    size_t                       random_left;
+    u_char                       random[NGX_HTTP_KAFKA_LOG_RANDOM];
 } ngx_http_kafka_log_worker_t;
 
 
@@ -70,6 +86,8 @@ static ngx_int_t ngx_http_kafka_log_gather(ngx_http_request_t *r,
     ngx_http_kafka_log_loc_conf_t *llcf, ngx_http_kafka_log_event_t *ev);
 static void ngx_http_kafka_log_variable(ngx_http_request_t *r,
     ngx_int_t index, ngx_str_t *value);
+static void ngx_http_kafka_log_request_id(ngx_http_request_t *r,
+    ngx_int_t index, ngx_str_t *id);
 static void ngx_http_kafka_log_time(ngx_http_request_t *r, ngx_str_t *time);
 static ngx_int_t ngx_http_kafka_log_headers(ngx_http_request_t *r,
     ngx_http_kafka_log_loc_conf_t *llcf, ngx_http_kafka_log_event_t *ev);
@@ -347,7 +365,7 @@ ngx_http_kafka_log_gather(ngx_http_request_t *r,
     u_char     *p, *q;
     ngx_str_t  *ct;
 
-    ngx_http_kafka_log_variable(r, lmcf->request_id_index, &ev->id);
+    ngx_http_kafka_log_request_id(r, lmcf->request_id_index, &ev->id);
     ngx_http_kafka_log_variable(r, lmcf->request_time_index,
                                 &ev->request_time);
     ngx_http_kafka_log_variable(r, lmcf->upstream_time_index,
@@ -455,13 +473,74 @@ ngx_http_kafka_log_variable(ngx_http_request_t *r, ngx_int_t index,
 }
 
 
+/*
+ * $request_id, for ce_id.  When nothing has asked for it yet, it is made
+ * here the way nginx makes it (16 random bytes, in hexadecimal), but from
+ * random bytes fetched 4 KiB at a time: RAND_bytes() for 16 bytes costs
+ * about 2 us here, as much as the rest of the record, half of it a
+ * getpid() system call (OpenSSL's fork check).  The id goes into the
+ * request's variable cache, as ngx_http_get_indexed_variable() would put
+ * it, so the access log and anything else after this handler see the
+ * same id.  The bytes are fetched in the worker, never inherited.
+ */
+
+static void
+ngx_http_kafka_log_request_id(ngx_http_request_t *r, ngx_int_t index,
+    ngx_str_t *id)
+{
+    u_char                       *p;
+    ngx_http_variable_value_t    *vv;
+    ngx_http_kafka_log_worker_t  *w;
+
+    w = &ngx_http_kafka_log_worker;
+    vv = &r->variables[index];
+
+    if (vv->valid || vv->not_found) {
+        ngx_http_kafka_log_variable(r, index, id);
+        return;
+    }
+
+    if (w->random_left < 16) {
+        if (RAND_bytes(w->random, NGX_HTTP_KAFKA_LOG_RANDOM) != 1) {
+            /* nginx's own way, one RAND_bytes() per id */
+            ngx_http_kafka_log_variable(r, index, id);
+            return;
+        }
+
+        w->random_left = NGX_HTTP_KAFKA_LOG_RANDOM;
+    }
+
+    p = ngx_pnalloc(r->pool, 32);
+    if (p == NULL) {
+        id->len = 0;
+        return;
+    }
+
+    w->random_left -= 16;
+    ngx_hex_dump(p, w->random + w->random_left, 16);
+
+    vv->len = 32;
+    vv->valid = 1;
+    vv->no_cacheable = 0;
+    vv->not_found = 0;
+    vv->data = p;
+
+    id->data = p;
+    id->len = 32;
+}
+
+
 /* the request's start, RFC 3339 in UTC with milliseconds */
 
 static void
 ngx_http_kafka_log_time(ngx_http_request_t *r, ngx_str_t *time)
 {
-    u_char     *p;
-    ngx_tm_t    tm;
+    u_char                       *p;
+    ngx_uint_t                    ms;
+    ngx_tm_t                      tm;
+    ngx_http_kafka_log_worker_t  *w;
+
+    w = &ngx_http_kafka_log_worker;
 
     p = ngx_pnalloc(r->pool, sizeof("1970-01-01T00:00:00.000Z") - 1);
     if (p == NULL) {
@@ -469,14 +548,29 @@ ngx_http_kafka_log_time(ngx_http_request_t *r, ngx_str_t *time)
         return;
     }
 
-    ngx_gmtime(r->start_sec, &tm);
+    /* the date and time of day once per second, as records come */
+
+    if (r->start_sec != w->sec || w->second[0] == '\0') {
+        ngx_gmtime(r->start_sec, &tm);
+
+        (void) ngx_sprintf(w->second, "%4d-%02d-%02dT%02d:%02d:%02d",
+                           tm.ngx_tm_year, tm.ngx_tm_mon, tm.ngx_tm_mday,
+                           tm.ngx_tm_hour, tm.ngx_tm_min, tm.ngx_tm_sec);
+        w->sec = r->start_sec;
+    }
+
+    ms = r->start_msec % 1000;
 
     time->data = p;
-    time->len = ngx_sprintf(p, "%4d-%02d-%02dT%02d:%02d:%02d.%03MZ",
-                            tm.ngx_tm_year, tm.ngx_tm_mon, tm.ngx_tm_mday,
-                            tm.ngx_tm_hour, tm.ngx_tm_min, tm.ngx_tm_sec,
-                            r->start_msec)
-                - p;
+
+    p = ngx_cpymem(p, w->second, sizeof(w->second));
+    *p++ = '.';
+    *p++ = (u_char) ('0' + ms / 100);
+    *p++ = (u_char) ('0' + ms / 10 % 10);
+    *p++ = (u_char) ('0' + ms % 10);
+    *p++ = 'Z';
+
+    time->len = p - time->data;
 }
 
 
@@ -578,21 +672,41 @@ ngx_http_kafka_log_produce(ngx_http_request_t *r, ngx_http_kafka_log_t *log,
     ngx_str_t *key, ngx_str_t *value, rd_kafka_headers_t *headers,
     ngx_uint_t copy)
 {
+    rd_kafka_t                       *rk;
+    rd_kafka_topic_t                 *rkt;
     rd_kafka_headers_t               *hs;
     rd_kafka_resp_err_t               err;
     ngx_http_kafka_producer_stats_t  *stats;
 
     hs = copy ? rd_kafka_headers_copy(headers) : headers;
 
-    err = rd_kafka_producev(ngx_http_kafka_producer(
-                                           NGX_HTTP_KAFKA_PRODUCER_BATCH),
-              RD_KAFKA_V_TOPIC((char *) log->topic.data),
-              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-              RD_KAFKA_V_VALUE(value->data, value->len),
-              RD_KAFKA_V_KEY(key->len ? key->data : NULL, key->len),
-              RD_KAFKA_V_HEADERS(hs),
-              RD_KAFKA_V_OPAQUE(&ngx_http_kafka_log_dr),
-              RD_KAFKA_V_END);
+    rk = ngx_http_kafka_producer(NGX_HTTP_KAFKA_PRODUCER_BATCH);
+
+    /* the warmed handle, else a look-up of the name in librdkafka */
+
+    rkt = ngx_http_kafka_log_worker.rkt
+          ? ngx_http_kafka_log_worker.rkt[log->index] : NULL;
+
+    if (rkt) {
+        err = rd_kafka_producev(rk,
+                  RD_KAFKA_V_RKT(rkt),
+                  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                  RD_KAFKA_V_VALUE(value->data, value->len),
+                  RD_KAFKA_V_KEY(key->len ? key->data : NULL, key->len),
+                  RD_KAFKA_V_HEADERS(hs),
+                  RD_KAFKA_V_OPAQUE(&ngx_http_kafka_log_dr),
+                  RD_KAFKA_V_END);
+
+    } else {
+        err = rd_kafka_producev(rk,
+                  RD_KAFKA_V_TOPIC((char *) log->topic.data),
+                  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                  RD_KAFKA_V_VALUE(value->data, value->len),
+                  RD_KAFKA_V_KEY(key->len ? key->data : NULL, key->len),
+                  RD_KAFKA_V_HEADERS(hs),
+                  RD_KAFKA_V_OPAQUE(&ngx_http_kafka_log_dr),
+                  RD_KAFKA_V_END);
+    }
 
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
         /* librdkafka keeps the headers only when it takes the message */
@@ -721,10 +835,22 @@ ngx_http_kafka_log_init_process(ngx_cycle_t *cycle)
         return NGX_ERROR;
     }
 
+    ngx_http_kafka_log_worker.rkt = ngx_pcalloc(cycle->pool,
+                                                lmcf->topics.nelts
+                                                * sizeof(rd_kafka_topic_t *));
+
+    if (ngx_http_kafka_log_worker.rkt == NULL) {
+        return NGX_ERROR;
+    }
+
     topic = lmcf->topics.elts;
 
     for (i = 0; i < lmcf->topics.nelts; i++) {
         ngx_http_kafka_status_log_topic(&topic[i]);
+
+        ngx_http_kafka_log_worker.rkt[i] =
+            ngx_http_kafka_producer_topic(NGX_HTTP_KAFKA_PRODUCER_BATCH,
+                                          &topic[i]);
     }
 
     return NGX_OK;

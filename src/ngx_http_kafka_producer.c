@@ -316,6 +316,47 @@ ngx_http_kafka_producer(ngx_uint_t which)
 }
 
 
+/*
+ * The handle of "name" among the topics warmed at worker start by the
+ * producer ngx_http_kafka_producer(which) returns, or NULL.  It is valid
+ * while that producer runs: producing with it skips librdkafka's look-up
+ * of the name.
+ */
+
+rd_kafka_topic_t *
+ngx_http_kafka_producer_topic(ngx_uint_t which, ngx_str_t *name)
+{
+    const char                  *n;
+    ngx_uint_t                   i;
+    rd_kafka_topic_t           **rkt;
+    ngx_http_kafka_producer_t   *kp;
+
+    kp = ngx_http_kafka_producers[which];
+
+    if (kp == NULL) {
+        kp = ngx_http_kafka_producers[!which];
+    }
+
+    if (kp == NULL) {
+        return NULL;
+    }
+
+    rkt = kp->topics.elts;
+
+    for (i = 0; i < kp->topics.nelts; i++) {
+        n = rd_kafka_topic_name(rkt[i]);
+
+        if (ngx_strlen(n) == name->len
+            && ngx_strncmp(n, name->data, name->len) == 0)
+        {
+            return rkt[i];
+        }
+    }
+
+    return NULL;
+}
+
+
 ngx_uint_t
 ngx_http_kafka_producer_running(ngx_uint_t which)
 {

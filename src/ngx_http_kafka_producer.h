@@ -46,6 +46,8 @@ ngx_int_t ngx_http_kafka_producer_init(ngx_cycle_t *cycle,
 void ngx_http_kafka_producer_exit(ngx_cycle_t *cycle,
     ngx_http_kafka_main_conf_t *kmcf);
 rd_kafka_t *ngx_http_kafka_producer(ngx_uint_t which);
+rd_kafka_topic_t *ngx_http_kafka_producer_topic(ngx_uint_t which,
+    ngx_str_t *name);
 ngx_uint_t ngx_http_kafka_producer_running(ngx_uint_t which);
 ngx_http_kafka_producer_stats_t *ngx_http_kafka_producer_stats(void);
 ngx_uint_t ngx_http_kafka_producer_unhealthy(void);

@@ -8,6 +8,7 @@ use Test::Nginx::Socket 'no_plan';
 use KafkaGateway::Capture;
 use KafkaGateway::JWT qw(jwt_sign);
 use File::Temp qw(tempdir);
+use Time::Local qw(timegm);
 
 master_on();
 workers(1);
@@ -27,6 +28,48 @@ our $alice = jwt_sign('HS256', "$keys/hmac.key",
 
 our $ID = qr/^[0-9a-f]{32}$/;
 our $TIME = qr/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
+
+# TEST 10b: logs/ids.log has "$arg_n $msec $request_time
+# $sent_http_x_request_id" per request (the access log runs before
+# kafka_log, so it must not ask for $request_id itself).  The record of
+# request n: ce_id a $request_id, no other record's, the X-Request-Id the
+# response carried when it had one; ce_time the request's start to the
+# millisecond ($msec, the time of logging, minus $request_time).
+our %SEEN_ID;
+sub logged {
+    my ($n) = @_;
+    my $root = $Test::Nginx::Util::ServRoot // $ENV{TEST_NGINX_SERVER_ROOT};
+    open my $fh, '<', "$root/logs/ids.log" or return;
+    for (<$fh>) {
+        my ($k, $msec, $took, $sent) = split;
+        return ($msec - $took, $sent eq '-' ? undef : $sent) if $k eq $n;
+    }
+    return;
+}
+sub logged_id {
+    my ($n) = @_;
+    return sub {
+        my ($id) = @_;
+        return 0 unless defined $id && $id =~ $ID && !$SEEN_ID{$id}++;
+        my ($start, $sent) = logged($n);
+        return 1 if defined $start && (!defined $sent || $sent eq $id);
+        diag("ce_id $id, request $n sent " . ($sent // 'none'));
+        return 0;
+    };
+}
+sub logged_time {
+    my ($n) = @_;
+    return sub {
+        my ($time) = @_;
+        my ($start) = logged($n);
+        return 0 unless defined $start && defined $time && $time
+            =~ /^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)\.(\d{3})Z$/;
+        my $t = timegm($6, $5, $4, $3, $2 - 1, $1) + $7 / 1000;
+        return 1 if abs($t - $start) < 0.0015;
+        diag("ce_time $time, request $n started at $start");
+        return 0;
+    };
+}
 
 add_block_preprocessor(sub {
     my $block = shift;
@@ -418,6 +461,53 @@ GET /orders/3
         ce_httppath => "/created", ce_httpstatus => "201",
         "content-type" => "text/plain",
     } } ]
+
+
+
+=== TEST 10b: ce_id is the request's $request_id, also when something asked for it first (add_header), each request its own; ce_time its start, also in a later second
+--- http_config
+    kafka_brokers $TEST_NGINX_KAFKA_BROKERS;
+    log_format ids '$arg_n $msec $request_time $sent_http_x_request_id';
+
+    # each request after the first waits for its turn: they start in
+    # different seconds
+    limit_req_zone $server_name zone=capture_id:1m rate=1r/s;
+--- config
+    kafka_log capture-id;
+    kafka_log_key $arg_n;
+    kafka_log_body response;
+    access_log logs/ids.log ids;
+    default_type text/plain;
+    limit_req zone=capture_id burst=5;
+    limit_req_log_level info;
+
+    location = /fresh {
+        return 200 "fresh";
+    }
+
+    location = /asked {
+        add_header X-Request-Id $request_id;
+        return 200 "asked";
+    }
+--- request eval
+["GET /fresh?n=1", "GET /asked?n=2", "GET /fresh?n=3"]
+--- error_code eval
+[200, 200, 200]
+--- response_headers_like eval
+["", "X-Request-Id: [0-9a-f]{32}", ""]
+--- capture_topic: capture-id
+--- capture_records eval
+[ map { my ($n, $path) = @$_;
+        { key => $n, value => $path,
+          headers => {
+              ce_specversion => "1.0", ce_id => ::logged_id($n),
+              ce_source => "http://localhost", ce_type => "http.exchange",
+              ce_time => ::logged_time($n), ce_httpmethod => "GET",
+              ce_httppath => "/$path", ce_httpquery => "n=$n",
+              ce_httpstatus => "200", "content-type" => "text/plain",
+          } } }
+  [1, "fresh"], [2, "asked"], [3, "fresh"] ]
+--- timeout: 20
 
 
 

@@ -16,8 +16,10 @@ package KafkaGateway::Capture;
 #       (undef = none) and value (undef = null) or, with "json", whose value
 #       decodes to this structure (qr// leaves are matched, undef = null,
 #       "ABSENT" = no such member).  "headers" lists every header: exactly
-#       these names, each value equal or matched by a qr//.  Records listed
-#       with the same (non-null) key must be in Kafka in the listed order.
+#       these names, each value equal, matched by a qr//, or accepted by a
+#       sub (called with the value when the record is checked).  Records
+#       listed with the same (non-null) key must be in Kafka in the listed
+#       order.
 #
 # Use: use KafkaGateway::Capture; after "use Test::Nginx::Socket".
 
@@ -135,6 +137,10 @@ sub check {
                 my $v = $w->{headers}{$hk};
                 if (ref $v eq 'Regexp') {
                     like($h{$hk}, $v, "$what - header $hk");
+                } elsif (ref $v eq 'CODE') {
+                    ok($v->($h{$hk}), "$what - header $hk")
+                        or diag("header $hk: "
+                                . (defined $h{$hk} ? "'$h{$hk}'" : 'absent'));
                 } else {
                     is($h{$hk}, $v, "$what - header $hk");
                 }
