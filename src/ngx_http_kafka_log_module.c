@@ -366,14 +366,19 @@ ngx_http_kafka_log_gather(ngx_http_request_t *r,
     ngx_str_t  *ct;
 
     ngx_http_kafka_log_request_id(r, lmcf->request_id_index, &ev->id);
-    ngx_http_kafka_log_variable(r, lmcf->request_time_index,
-                                &ev->request_time);
-    ngx_http_kafka_log_variable(r, lmcf->upstream_time_index,
-                                &ev->upstream_time);
     ngx_http_kafka_log_variable(r, lmcf->subject_index, &ev->subject);
 
-    if (ev->request_time.len == 0) {
-        ngx_str_set(&ev->request_time, "0");
+    /* the times are in the JSON format only */
+
+    if (llcf->format == NGX_HTTP_KAFKA_LOG_JSON) {
+        ngx_http_kafka_log_variable(r, lmcf->request_time_index,
+                                    &ev->request_time);
+        ngx_http_kafka_log_variable(r, lmcf->upstream_time_index,
+                                    &ev->upstream_time);
+
+        if (ev->request_time.len == 0) {
+            ngx_str_set(&ev->request_time, "0");
+        }
     }
 
     if (ngx_http_complex_value(r, llcf->source, &ev->source) != NGX_OK
