@@ -121,7 +121,7 @@ fuzz:
 check: test test-matrix test-asan test-deb fuzz
 
 bench: all
-	bench/run.sh
+	PROVE_INC="$(PROVE_INC)" bench/run.sh
 
 # The Debian package, built by Debian's own tools (debhelper, nginx-dev's
 # dh-sequence-nginx) from a copy of the tree in build/deb; test-deb installs

@@ -815,8 +815,11 @@ coldstart_part() {
 RECOVERY_TRIALS=${BENCH_RECOVERY_TRIALS:-10}
 
 recovery_part() {
-    local inc="-I t/lib"
-    perl -MTest::Nginx::Socket -e1 2>/dev/null || inc="$inc -I t/compat"
+    # the Makefile's include path for prove (make bench passes it)
+    local inc=${PROVE_INC:-"-I t/lib"}
+    if [ -z "${PROVE_INC:-}" ]; then
+        perl -MTest::Nginx::Socket -e1 2>/dev/null || inc="$inc -I t/compat"
+    fi
     log "recovery: t/produce-recovery.t, $RECOVERY_TRIALS trials"
     TEST_NGINX_BINARY=$NGINX_BIN TEST_NGINX_LOAD_MODULES=$MODULE \
     TEST_NGINX_RECOVERY_TRIALS=$RECOVERY_TRIALS \
@@ -845,7 +848,8 @@ target() {
         ok = (op == ">=") ? a >= g : a < g
         if (a == "") { print "not measured"; exit }
         if (ok) print "met"
-        else printf "**missed** (%.3g, goal %s %s)\n", a, op, g
+        else printf "**missed** (" (a >= 1000 ? "%.0f" : "%.3g") \
+                    ", goal %s %s)\n", a, op, g
     }'
 }
 

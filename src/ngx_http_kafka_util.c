@@ -461,8 +461,8 @@ ngx_http_kafka_check_bounds(ngx_conf_t *cf, void *post, void *data)
  * and for anything freed that the arena did not give, or in any other
  * thread than the one that began it, jansson's functions are malloc()
  * and free() themselves, so libjwt and the configuration's JSON are as
- * before.  Nothing that jansson allocates in
- * the arena may outlive _end(): the caller drops the whole document.
+ * before.  Nothing that jansson allocates in the arena may outlive
+ * _end(): the caller drops the whole document.
  */
 
 #define NGX_HTTP_KAFKA_JSON_CHUNKS  16
