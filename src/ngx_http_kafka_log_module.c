@@ -485,8 +485,10 @@ ngx_http_kafka_log_variable(ngx_http_request_t *r, ngx_int_t index,
  * about 2 us here, as much as the rest of the record, half of it a
  * getpid() system call (OpenSSL's fork check).  The id goes into the
  * request's variable cache, as ngx_http_get_indexed_variable() would put
- * it, so the access log and anything else after this handler see the
- * same id.  The bytes are fetched in the worker, never inherited.
+ * it, so a log handler after this one sees the same id.  (The log phase
+ * runs its handlers in the order they were added: the access log, a
+ * static module, comes first and has asked already if it uses the
+ * variable.)  The bytes are fetched in the worker, never inherited.
  */
 
 static void
@@ -678,7 +680,7 @@ ngx_http_kafka_log_produce(ngx_http_request_t *r, ngx_http_kafka_log_t *log,
     ngx_uint_t copy)
 {
     rd_kafka_t                       *rk;
-    rd_kafka_topic_t                 *rkt;
+    rd_kafka_topic_t                 *rkt, *own;
     rd_kafka_headers_t               *hs;
     rd_kafka_resp_err_t               err;
     ngx_http_kafka_producer_stats_t  *stats;
@@ -687,30 +689,42 @@ ngx_http_kafka_log_produce(ngx_http_request_t *r, ngx_http_kafka_log_t *log,
 
     rk = ngx_http_kafka_producer(NGX_HTTP_KAFKA_PRODUCER_BATCH);
 
-    /* the warmed handle, else a look-up of the name in librdkafka */
+    /*
+     * The handle warmed at worker start; if there is none, a handle for
+     * this record only, as kafka_produce takes one per request.
+     */
 
     rkt = ngx_http_kafka_log_worker.rkt
           ? ngx_http_kafka_log_worker.rkt[log->index] : NULL;
+    own = NULL;
 
-    if (rkt) {
-        err = rd_kafka_producev(rk,
-                  RD_KAFKA_V_RKT(rkt),
-                  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                  RD_KAFKA_V_VALUE(value->data, value->len),
-                  RD_KAFKA_V_KEY(key->len ? key->data : NULL, key->len),
-                  RD_KAFKA_V_HEADERS(hs),
-                  RD_KAFKA_V_OPAQUE(&ngx_http_kafka_log_dr),
-                  RD_KAFKA_V_END);
+    if (rkt == NULL) {
+        own = rd_kafka_topic_new(rk, (char *) log->topic.data, NULL);
 
-    } else {
-        err = rd_kafka_producev(rk,
-                  RD_KAFKA_V_TOPIC((char *) log->topic.data),
-                  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                  RD_KAFKA_V_VALUE(value->data, value->len),
-                  RD_KAFKA_V_KEY(key->len ? key->data : NULL, key->len),
-                  RD_KAFKA_V_HEADERS(hs),
-                  RD_KAFKA_V_OPAQUE(&ngx_http_kafka_log_dr),
-                  RD_KAFKA_V_END);
+        if (own == NULL) {
+            rd_kafka_headers_destroy(hs);
+            ngx_http_kafka_log_drop(r->connection->log, log->index,
+                                    &log->topic,
+                                    rd_kafka_err2str(rd_kafka_last_error()));
+            return;
+        }
+
+        rkt = own;
+    }
+
+    err = rd_kafka_producev(rk,
+              RD_KAFKA_V_RKT(rkt),
+              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+              RD_KAFKA_V_VALUE(value->data, value->len),
+              RD_KAFKA_V_KEY(key->len ? key->data : NULL, key->len),
+              RD_KAFKA_V_HEADERS(hs),
+              RD_KAFKA_V_OPAQUE(&ngx_http_kafka_log_dr),
+              RD_KAFKA_V_END);
+
+    /* a message holds its own reference to its topic */
+
+    if (own) {
+        rd_kafka_topic_destroy(own);
     }
 
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
