@@ -50,6 +50,8 @@ static void ngx_http_kafka_producer_stop(ngx_http_kafka_producer_t *kp);
 static ngx_int_t ngx_http_kafka_producer_serve(void *data);
 static void ngx_http_kafka_producer_event(void *data, rd_kafka_event_t *ev);
 static ngx_uint_t ngx_http_kafka_producer_flushed(void *data);
+static ngx_http_kafka_producer_t *ngx_http_kafka_producer_pick(
+    ngx_uint_t which);
 
 
 /* the names are also the client label of kafka_status's metrics */
@@ -162,7 +164,7 @@ ngx_http_kafka_producer_exit(ngx_cycle_t *cycle,
     ngx_http_kafka_main_conf_t *kmcf)
 {
     int                         left;
-    ngx_uint_t                  i;
+    ngx_uint_t                  i, stopped;
     ngx_msec_t                  deadline;
     ngx_http_kafka_producer_t  *kp, *kps[NGX_HTTP_KAFKA_PRODUCERS];
 
@@ -207,13 +209,16 @@ ngx_http_kafka_producer_exit(ngx_cycle_t *cycle,
         }
     }
 
+    stopped = 0;
+
     for (i = 0; i < NGX_HTTP_KAFKA_PRODUCERS; i++) {
         if (kps[i]) {
             ngx_http_kafka_producer_stop(kps[i]);
+            stopped++;
         }
     }
 
-    if (kps[0] || kps[1]) {
+    if (stopped) {
         ngx_log_error(NGX_LOG_INFO, cycle->log, 0,
                       "kafka producer stopped: %uA produced, %uA delivered, "
                       "%uA failed", ngx_http_kafka_producer_counts.produced,
@@ -301,16 +306,25 @@ ngx_http_kafka_producer_stop(ngx_http_kafka_producer_t *kp)
  * whichever runs.  NULL when the worker has no producer.
  */
 
-rd_kafka_t *
-ngx_http_kafka_producer(ngx_uint_t which)
+static ngx_http_kafka_producer_t *
+ngx_http_kafka_producer_pick(ngx_uint_t which)
 {
     ngx_http_kafka_producer_t  *kp;
 
     kp = ngx_http_kafka_producers[which];
 
-    if (kp == NULL) {
-        kp = ngx_http_kafka_producers[!which];
-    }
+    return kp ? kp : ngx_http_kafka_producers[!which];
+}
+
+
+/* the librdkafka handle of that producer */
+
+rd_kafka_t *
+ngx_http_kafka_producer(ngx_uint_t which)
+{
+    ngx_http_kafka_producer_t  *kp;
+
+    kp = ngx_http_kafka_producer_pick(which);
 
     return kp ? kp->rk : NULL;
 }
@@ -331,11 +345,7 @@ ngx_http_kafka_producer_topic(ngx_uint_t which, ngx_str_t *name)
     rd_kafka_topic_t           **rkt;
     ngx_http_kafka_producer_t   *kp;
 
-    kp = ngx_http_kafka_producers[which];
-
-    if (kp == NULL) {
-        kp = ngx_http_kafka_producers[!which];
-    }
+    kp = ngx_http_kafka_producer_pick(which);
 
     if (kp == NULL) {
         return NULL;
