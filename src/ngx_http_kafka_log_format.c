@@ -37,6 +37,10 @@
 
 #define NGX_HTTP_KAFKA_LOG_AUTHTYPE  "app_user"
 
+/* a header by a literal name, its length known to librdkafka */
+#define ngx_http_kafka_log_add(hs, name, value)                             \
+    ngx_http_kafka_log_add_n(hs, name, sizeof(name) - 1, value)
+
 /* the worst escaped length of a short string: \u00XX or \ufffd a byte */
 #define ngx_http_kafka_log_json_max(s)  (sizeof(",\"\":\"\"") + 24         \
                                          + 6 * (s)->len)
@@ -53,8 +57,8 @@ static u_char *ngx_http_kafka_log_body_json(u_char *p,
     ngx_http_kafka_log_body_t *b);
 static u_char *ngx_http_kafka_log_json_str(u_char *p, char *name,
     ngx_str_t *value);
-static ngx_int_t ngx_http_kafka_log_add(rd_kafka_headers_t *hs, char *name,
-    ngx_str_t *value);
+static ngx_int_t ngx_http_kafka_log_add_n(rd_kafka_headers_t *hs,
+    const char *name, size_t len, ngx_str_t *value);
 
 
 /*
@@ -109,7 +113,16 @@ ngx_http_kafka_log_binary(ngx_http_request_t *r,
     static ngx_str_t  authtype = ngx_string(NGX_HTTP_KAFKA_LOG_AUTHTYPE);
 
     s.data = status;
-    s.len = ngx_sprintf(status, "%03ui", ev->status) - status;
+
+    if (ev->status >= 100 && ev->status < 1000) {
+        status[0] = (u_char) ('0' + ev->status / 100);
+        status[1] = (u_char) ('0' + ev->status / 10 % 10);
+        status[2] = (u_char) ('0' + ev->status % 10);
+        s.len = 3;
+
+    } else {
+        s.len = ngx_sprintf(status, "%03ui", ev->status) - status;
+    }
 
     if (ngx_http_kafka_log_add(hs, "ce_specversion", &specversion) != NGX_OK
         || ngx_http_kafka_log_add(hs, "ce_id", &ev->id) != NGX_OK
@@ -149,16 +162,16 @@ ngx_http_kafka_log_binary(ngx_http_request_t *r,
 
     for (i = 0; i < ev->headers.nelts; i++) {
         name.len = sizeof("http-") - 1 + h[i].name.len;
-        name.data = ngx_pnalloc(r->pool, name.len + 1);
+        name.data = ngx_pnalloc(r->pool, name.len);
         if (name.data == NULL) {
             return NGX_ERROR;
         }
 
         p = ngx_cpymem(name.data, "http-", sizeof("http-") - 1);
         ngx_strlow(p, h[i].name.data, h[i].name.len);
-        name.data[name.len] = '\0';
 
-        if (ngx_http_kafka_log_add(hs, (char *) name.data, &h[i].value)
+        if (ngx_http_kafka_log_add_n(hs, (char *) name.data, name.len,
+                                     &h[i].value)
             != NGX_OK)
         {
             return NGX_ERROR;
@@ -181,7 +194,8 @@ ngx_http_kafka_log_binary(ngx_http_request_t *r,
             s.data = ev->request->data;
             s.len = ev->request->len;
 
-            if (rd_kafka_header_add(hs, "http-request-body", -1,
+            if (rd_kafka_header_add(hs, "http-request-body",
+                                    sizeof("http-request-body") - 1,
                                     s.len ? s.data : (u_char *) "", s.len)
                 != RD_KAFKA_RESP_ERR_NO_ERROR)
             {
@@ -422,13 +436,14 @@ ngx_http_kafka_log_json_str(u_char *p, char *name, ngx_str_t *value)
 /* a header with a non-empty value; an empty one is left out */
 
 static ngx_int_t
-ngx_http_kafka_log_add(rd_kafka_headers_t *hs, char *name, ngx_str_t *value)
+ngx_http_kafka_log_add_n(rd_kafka_headers_t *hs, const char *name, size_t len,
+    ngx_str_t *value)
 {
     if (value->len == 0) {
         return NGX_OK;
     }
 
-    if (rd_kafka_header_add(hs, name, -1, value->data, value->len)
+    if (rd_kafka_header_add(hs, name, len, value->data, value->len)
         != RD_KAFKA_RESP_ERR_NO_ERROR)
     {
         return NGX_ERROR;

@@ -57,6 +57,8 @@ typedef struct {
     ngx_int_t                    request_time_index;
     ngx_int_t                    upstream_time_index;
     ngx_int_t                    subject_index;
+    ngx_int_t                    scheme_index;
+    ngx_int_t                    host_index;
 } ngx_http_kafka_log_main_conf_t;
 
 
@@ -89,6 +91,8 @@ static void ngx_http_kafka_log_variable(ngx_http_request_t *r,
 static void ngx_http_kafka_log_request_id(ngx_http_request_t *r,
     ngx_int_t index, ngx_str_t *id);
 static void ngx_http_kafka_log_time(ngx_http_request_t *r, ngx_str_t *time);
+static ngx_int_t ngx_http_kafka_log_source(ngx_http_request_t *r,
+    ngx_http_kafka_log_main_conf_t *lmcf, ngx_str_t *source);
 static ngx_int_t ngx_http_kafka_log_headers(ngx_http_request_t *r,
     ngx_http_kafka_log_loc_conf_t *llcf, ngx_http_kafka_log_event_t *ev);
 static void ngx_http_kafka_log_produce(ngx_http_request_t *r,
@@ -381,9 +385,16 @@ ngx_http_kafka_log_gather(ngx_http_request_t *r,
         }
     }
 
-    if (ngx_http_complex_value(r, llcf->source, &ev->source) != NGX_OK
-        || ngx_http_complex_value(r, llcf->type, &ev->type) != NGX_OK)
-    {
+    if (llcf->source) {
+        if (ngx_http_complex_value(r, llcf->source, &ev->source) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+    } else if (ngx_http_kafka_log_source(r, lmcf, &ev->source) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_complex_value(r, llcf->type, &ev->type) != NGX_OK) {
         return NGX_ERROR;
     }
 
@@ -578,6 +589,35 @@ ngx_http_kafka_log_time(ngx_http_request_t *r, ngx_str_t *time)
     *p++ = 'Z';
 
     time->len = p - time->data;
+}
+
+
+/* kafka_log_source's default, "$scheme://$host" */
+
+static ngx_int_t
+ngx_http_kafka_log_source(ngx_http_request_t *r,
+    ngx_http_kafka_log_main_conf_t *lmcf, ngx_str_t *source)
+{
+    u_char     *p;
+    ngx_str_t   scheme, host;
+
+    ngx_http_kafka_log_variable(r, lmcf->scheme_index, &scheme);
+    ngx_http_kafka_log_variable(r, lmcf->host_index, &host);
+
+    p = ngx_pnalloc(r->pool, scheme.len + sizeof("://") - 1 + host.len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    source->data = p;
+
+    p = ngx_cpymem(p, scheme.data, scheme.len);
+    p = ngx_cpymem(p, "://", sizeof("://") - 1);
+    p = ngx_cpymem(p, host.data, host.len);
+
+    source->len = p - source->data;
+
+    return NGX_OK;
 }
 
 
@@ -944,9 +984,6 @@ ngx_http_kafka_log_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_kafka_log_loc_conf_t *prev = parent;
     ngx_http_kafka_log_loc_conf_t *conf = child;
 
-    ngx_http_compile_complex_value_t  ccv;
-
-    static ngx_str_t  source = ngx_string("$scheme://$host");
     static ngx_str_t  type = ngx_string("http.exchange");
 
     ngx_conf_merge_ptr_value(conf->logs, prev->logs, NULL);
@@ -971,27 +1008,11 @@ ngx_http_kafka_log_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         conf->type = prev->type;
     }
 
-    /* the defaults, compiled once at the level where none is inherited */
-
-    if (conf->source == NULL) {
-        conf->source = ngx_pcalloc(cf->pool,
-                                   sizeof(ngx_http_complex_value_t));
-        if (conf->source == NULL) {
-            return NGX_CONF_ERROR;
-        }
-
-        ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
-
-        ccv.cf = cf;
-        ccv.value = &source;
-        ccv.complex_value = conf->source;
-
-        if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
-            return NGX_CONF_ERROR;
-        }
-
-        prev->source = conf->source;
-    }
+    /*
+     * The default type, made once at the level where none is inherited;
+     * the default source (none set) is made per request from $scheme and
+     * $host, without the script engine's two passes.
+     */
 
     if (conf->type == NULL) {
         conf->type = ngx_pcalloc(cf->pool, sizeof(ngx_http_complex_value_t));
@@ -1033,10 +1054,18 @@ ngx_http_kafka_log_init(ngx_conf_t *cf)
     ngx_str_set(&name, "jwt_claim_sub");
     lmcf->subject_index = ngx_http_get_variable_index(cf, &name);
 
+    ngx_str_set(&name, "scheme");
+    lmcf->scheme_index = ngx_http_get_variable_index(cf, &name);
+
+    ngx_str_set(&name, "host");
+    lmcf->host_index = ngx_http_get_variable_index(cf, &name);
+
     if (lmcf->request_id_index == NGX_ERROR
         || lmcf->request_time_index == NGX_ERROR
         || lmcf->upstream_time_index == NGX_ERROR
-        || lmcf->subject_index == NGX_ERROR)
+        || lmcf->subject_index == NGX_ERROR
+        || lmcf->scheme_index == NGX_ERROR
+        || lmcf->host_index == NGX_ERROR)
     {
         return NGX_ERROR;
     }

@@ -419,7 +419,7 @@ GET /orders/3
 
 
 
-=== TEST 10: a static file and return; kafka_log inherited from the server level, kafka_log off in a location
+=== TEST 10: a static file and return; kafka_log inherited from the server level, kafka_log off in a location; the default ce_source is $scheme://$host
 --- config
     kafka_log capture-static;
     kafka_log_body response;
@@ -440,6 +440,8 @@ GET /orders/3
     }
 --- request eval
 ["GET /static/index.html", "GET /quiet", "POST /created\nignored"]
+--- more_headers
+Host: API.Example.COM:8080
 --- error_code eval
 [200, 200, 201]
 --- capture_topic: capture-static
@@ -448,7 +450,7 @@ GET /orders/3
     value => '<html><head><title>It works!</title></head><body>It works!</body></html>',
     headers => {
         ce_specversion => "1.0", ce_id => $::ID,
-        ce_source => "http://localhost", ce_type => "http.exchange",
+        ce_source => "http://api.example.com", ce_type => "http.exchange",
         ce_time => $::TIME, ce_httpmethod => "GET",
         ce_httppath => "/static/index.html", ce_httpstatus => "200",
         "content-type" => "text/html",
@@ -456,7 +458,7 @@ GET /orders/3
   { key => undef, value => "created",
     headers => {
         ce_specversion => "1.0", ce_id => $::ID,
-        ce_source => "http://localhost", ce_type => "http.exchange",
+        ce_source => "http://api.example.com", ce_type => "http.exchange",
         ce_time => $::TIME, ce_httpmethod => "POST",
         ce_httppath => "/created", ce_httpstatus => "201",
         "content-type" => "text/plain",
