@@ -108,6 +108,18 @@ typedef struct {
 } ngx_http_kafka_log_stats_t;
 
 
+/* n < 1000 as three digits, zero-padded (a status, milliseconds) */
+static ngx_inline u_char *
+ngx_http_kafka_log_digits3(u_char *p, ngx_uint_t n)
+{
+    *p++ = (u_char) ('0' + n / 100);
+    *p++ = (u_char) ('0' + n / 10 % 10);
+    *p++ = (u_char) ('0' + n % 10);
+
+    return p;
+}
+
+
 /* ngx_http_kafka_log_module.c */
 ngx_http_kafka_log_stats_t *ngx_http_kafka_log_stats(void);
 

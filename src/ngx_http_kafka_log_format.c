@@ -115,10 +115,7 @@ ngx_http_kafka_log_binary(ngx_http_request_t *r,
     s.data = status;
 
     if (ev->status >= 100 && ev->status < 1000) {
-        status[0] = (u_char) ('0' + ev->status / 100);
-        status[1] = (u_char) ('0' + ev->status / 10 % 10);
-        status[2] = (u_char) ('0' + ev->status % 10);
-        s.len = 3;
+        s.len = ngx_http_kafka_log_digits3(status, ev->status) - status;
 
     } else {
         s.len = ngx_sprintf(status, "%03ui", ev->status) - status;

@@ -583,9 +583,7 @@ ngx_http_kafka_log_time(ngx_http_request_t *r, ngx_str_t *time)
 
     p = ngx_cpymem(p, w->second, sizeof(w->second));
     *p++ = '.';
-    *p++ = (u_char) ('0' + ms / 100);
-    *p++ = (u_char) ('0' + ms / 10 % 10);
-    *p++ = (u_char) ('0' + ms % 10);
+    p = ngx_http_kafka_log_digits3(p, ms);
     *p++ = 'Z';
 
     time->len = p - time->data;
